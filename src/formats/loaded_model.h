@@ -1,0 +1,33 @@
+#pragma once
+// A model as the loaders hand it to the engine: configuration, weight views, vocabulary, and
+// the mapped files that own the weight bytes (kept alive as long as the model is).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/config.h"
+#include "models/weights.h"
+#include "tensor/mapped_file.h"
+#include "tokenizer/vocab.h"
+
+namespace lumen {
+
+struct LoadedModel {
+  std::string format;  // "llama2.c" or "gguf"
+  ModelConfig config;
+  ModelWeights weights;
+  Vocab vocab;
+  std::vector<Tensor> tensors;  // every tensor of the file, in file order (for inspect/convert)
+  std::vector<std::shared_ptr<const MappedFile>> files;
+  std::vector<std::vector<uint8_t>> buffers;  // weights made in memory (tests, benchmarks)
+};
+
+// Opens a model by its magic: GGUF (tokenizer from its metadata) or a llama2.c checkpoint
+// (tokenizer from `tokenizer_path`, required for that format). Checks every tensor's shape
+// against the configuration and the vocabulary size against the model's.
+std::unique_ptr<LoadedModel> load_model(const std::string& model_path, const std::string& tokenizer_path = "");
+
+// Fails unless every weight the configuration needs is present with the expected shape.
+void check_weights(const ModelConfig& config, const ModelWeights& weights);
+
+}  // namespace lumen

@@ -1,0 +1,24 @@
+#pragma once
+// Matrix products with a weight matrix in any supported storage type.
+//
+// W has shape {cols, rows} (ggml order: each of the `rows` rows holds `cols` values), x holds
+// n_tokens activations of length cols, y receives n_tokens outputs of length rows:
+//     y[t * rows + r] = sum_c W[r][c] * x[t * cols + c]
+// n_tokens == 1 is the decode case (matrix x vector, memory bound); larger counts are prefill
+// (matrix x matrix, compute bound).
+#include <cstdint>
+
+#include "runtime/thread_pool.h"
+#include "tensor/tensor.h"
+
+namespace lumen {
+
+void matmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool);
+
+// Scalar reference twin: one row, one token at a time, in the order the formula reads.
+void matmul_reference(const Tensor& w, const float* x, float* y, int n_tokens);
+
+// Widens one stored row of n values to float (embedding lookup, tests).
+void dequantize_row(DType type, const void* src, float* dst, int64_t n);
+
+}  // namespace lumen
