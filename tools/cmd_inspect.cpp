@@ -1,0 +1,49 @@
+// `lumen inspect`: what a model file holds and what running it costs (seed 001's arithmetic).
+#include <cstdio>
+
+#include "commands.h"
+#include "model_options.h"
+#include "models/model_costs.h"
+
+namespace lumen::cli {
+namespace {
+
+void inspect(const ModelOptions& o) {
+  auto model = o.load();
+  const ModelConfig& c = model->config;
+  std::printf("format: %s\narchitecture: %s\n", model->format.c_str(), c.architecture.c_str());
+  std::printf("dim %d | hidden %d | layers %d | heads %d | kv heads %d | head dim %d | vocab %d | context %d\n",
+              c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim(), c.vocab_size,
+              c.context_length);
+  std::printf("rms eps %g | rope base %g | rope dims %d | rope pairs %s | classifier %s\n", c.rms_eps,
+              c.rope_freq_base, c.rotary_dims(), c.rope_style == RopeStyle::Adjacent ? "adjacent" : "neox",
+              model->weights.tied_output ? "tied to embedding" : "separate");
+  std::printf("tokenizer: %s, %d tokens, bos %d, eos %d\n\n", model->vocab.model.c_str(), model->vocab.size(),
+              model->vocab.bos_id, model->vocab.eos_id);
+  std::printf("%-28s %-6s %-16s %12s\n", "tensor", "type", "shape", "bytes");
+  for (const Tensor& t : model->tensors)
+    std::printf("%-28s %-6s %-16s %12zu\n", t.name.c_str(), std::string(dtype_name(t.type)).c_str(),
+                shape_string(t.shape).c_str(), t.bytes());
+  const ModelCosts costs = model_costs(*model);
+  std::printf("\nparameters: %lld (%.2f M)\n", (long long)costs.parameters, costs.parameters / 1e6);
+  std::printf("weight bytes: %.2f MiB\n", costs.weight_bytes / 1048576.0);
+  std::printf("KV cache: %lld bytes per token (2 x %d layers x %d kv dim x 4 bytes), %.2f MiB at %d tokens\n",
+              (long long)costs.kv_bytes_per_token, c.n_layers, c.kv_dim(),
+              costs.kv_bytes_per_token * double(c.context_length) / 1048576.0, c.context_length);
+  std::printf("per generated token: %.2f MiB of weights read, %.3f GFLOP in matrices + %.3f GFLOP attention at "
+              "position %d\n",
+              costs.weight_bytes_per_token / 1048576.0, costs.matmul_flops_per_token / 1e9,
+              costs.attention_flops_per_position * c.context_length / 1e9, c.context_length);
+}
+
+}  // namespace
+
+void register_inspect(CLI::App& app) {
+  auto o = std::make_shared<ModelOptions>();
+  CLI::App* cmd = app.add_subcommand("inspect", "show a model's hyper-parameters, tensors and costs");
+  cmd->add_option("model", o->model, "model file")->required();
+  cmd->add_option("-z,--tokenizer", o->tokenizer, "tokenizer .bin for a llama2.c checkpoint");
+  cmd->callback([o] { inspect(*o); });
+}
+
+}  // namespace lumen::cli

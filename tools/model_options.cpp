@@ -1,0 +1,20 @@
+#include "model_options.h"
+
+#include "commands.h"
+
+namespace lumen::cli {
+
+std::string default_model_path() { return std::string(LUMEN_DEFAULT_MODEL_DIR) + "/stories260K.bin"; }
+std::string default_tokenizer_path() { return std::string(LUMEN_DEFAULT_MODEL_DIR) + "/tok512.bin"; }
+
+void ModelOptions::add_to(CLI::App& cmd) {
+  cmd.add_option("-m,--model", model, "model file: GGUF or llama2.c .bin (default: the bundled stories260K)");
+  cmd.add_option("-z,--tokenizer", tokenizer, "tokenizer .bin for a llama2.c checkpoint");
+}
+
+std::unique_ptr<LoadedModel> ModelOptions::load() const {
+  if (model.empty()) return load_model(default_model_path(), tokenizer.empty() ? default_tokenizer_path() : tokenizer);
+  return load_model(model, tokenizer);
+}
+
+}  // namespace lumen::cli
