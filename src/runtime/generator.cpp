@@ -26,12 +26,12 @@ StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_
   tokens.reserve(prompt.size() + size_t(max_new_tokens));
   stats = {};
   stats.prompt_tokens = int32_t(prompt.size());
-  if (max_new_tokens == 0) return StopReason::TokenLimit;
 
   auto start = std::chrono::steady_clock::now();
   decoder_.forward(prompt, 0, logits_.data());
   stats.prompt_seconds = seconds_since(start);
 
+  if (max_new_tokens == 0) return StopReason::TokenLimit;
   start = std::chrono::steady_clock::now();
   StopReason reason = StopReason::TokenLimit;
   for (int32_t n = 0; n < max_new_tokens; ++n) {

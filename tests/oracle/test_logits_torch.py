@@ -23,7 +23,9 @@ MODELS = {
             "--vocab", "32000", "--seq-len", "128", "--seed", "12", "--std", "0.08"],
 }
 PROMPTS = ["Once upon a time, in a land far away, there lived a dragon who loved to count numbers: 1, 2, 3.",
-           "x"]
+           "x",
+           # long enough (> 64 tokens) that lumen splits the prompt into several forward batches
+           " ".join(f"word{i} and, then" for i in range(16))]
 
 
 def main():
