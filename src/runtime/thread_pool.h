@@ -1,10 +1,13 @@
 #pragma once
 // A persistent pool of worker threads for the forward pass. A decode step issues dozens of
-// short parallel sections, so workers spin briefly on an atomic generation counter before
-// they sleep, and the caller takes part as thread 0 instead of waiting idle.
+// short parallel sections, so a waiting thread (worker waiting for work, caller waiting for the
+// workers) first spins, then yields its core, and only then sleeps in the kernel; the caller
+// takes part as thread 0 instead of waiting idle.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -19,7 +22,8 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Calls fn(thread_index, n_threads) once on every thread and returns when all are done.
+  // Calls fn(thread_index, n_threads) once on every thread and returns when all are done; the
+  // writes of every call are visible to the caller afterwards. Not reentrant: one run at a time.
   template <typename Fn>
   void run(Fn&& fn) {
     run_erased(&fn, [](void* f, int i, int n) { (*static_cast<std::remove_reference_t<Fn>*>(f))(i, n); });
@@ -32,8 +36,9 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  // 32-bit counters: std::atomic wait/notify maps them straight onto a futex.
+  std::atomic<uint32_t> generation_{0};  // bumped once per run; workers wait for a change
+  std::atomic<int32_t> pending_{0};      // workers still inside the current run
   std::atomic<bool> stop_{false};
   void* ctx_ = nullptr;
   Call call_ = nullptr;

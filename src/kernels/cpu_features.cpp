@@ -1,0 +1,82 @@
+#include "kernels/cpu_features.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "util/error.h"
+
+namespace lumen {
+namespace {
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl");
+#else
+  return false;
+#endif
+}
+
+Isa parse_isa(std::string_view s) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (s == isa_name(isa)) return isa;
+  fail("LUMEN_ISA=", std::string(s), " is not one of scalar, avx2, avx512");
+}
+
+// Resolved on first use: the environment is read once, as the header promises.
+Isa initial_isa() {
+  const char* env = std::getenv("LUMEN_ISA");
+  if (!env || !*env) return best_isa();
+  const Isa isa = parse_isa(env);
+  if (!isa_supported(isa)) fail("LUMEN_ISA=", env, " is not supported by this CPU");
+  return isa;
+}
+
+std::atomic<Isa>& current() {
+  static std::atomic<Isa> isa{initial_isa()};
+  return isa;
+}
+
+}  // namespace
+
+std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "?";
+}
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return cpu_has_avx2();
+    case Isa::Avx512: return cpu_has_avx512();
+  }
+  return false;
+}
+
+Isa best_isa() {
+  if (isa_supported(Isa::Avx512)) return Isa::Avx512;
+  if (isa_supported(Isa::Avx2)) return Isa::Avx2;
+  return Isa::Scalar;
+}
+
+Isa kernel_isa() { return current().load(std::memory_order_relaxed); }
+
+void set_kernel_isa(Isa isa) {
+  if (!isa_supported(isa)) fail("kernel path ", isa_name(isa), " is not supported by this CPU");
+  current().store(isa, std::memory_order_relaxed);
+}
+
+}  // namespace lumen

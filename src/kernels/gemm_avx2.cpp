@@ -1,0 +1,78 @@
+// AVX2 + FMA + F16C kernels: 8 floats per register, 4 rows x 2 tokens register tile (8
+// accumulators, 2 activations and a weight register fit the 16 ymm registers without spills).
+// Compiled for AVX2 by the pragma below whatever the build flags, and called only when the CPU
+// reports AVX2, FMA and F16C (kernels/cpu_features.h).
+#include "kernels/gemm_kernel.h"
+
+#if defined(__x86_64__)
+// GCC 12 warns about the deliberately undefined registers inside its own intrinsics once they
+// are inlined into target-pragma functions (GCC bug 105593); the warnings point into the
+// compiler's header, so they are silenced for that header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstring>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include "kernels/gemm_tiles.h"
+
+namespace lumen {
+namespace {
+
+struct Avx2 {
+  using Reg = __m256;
+  static constexpr int kWidth = 8;
+  static constexpr int kTokens = 2;
+
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg fma(Reg a, Reg b, Reg acc) { return _mm256_fmadd_ps(a, b, acc); }
+  static float sum(Reg v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static Reg load_x(const float* p) { return _mm256_loadu_ps(p); }
+
+  // Weights are widened exactly to f32 (see gemm_avx512.cpp).
+  template <DType T>
+  static Reg load_w(const uint8_t* row, int64_t i) {
+    if constexpr (T == DType::F32) {
+      return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    } else {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i));
+      if constexpr (T == DType::F16) return _mm256_cvtph_ps(h);
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+  }
+};
+
+}  // namespace
+}  // namespace lumen
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace lumen {
+GemmRows gemm_rows_avx2(DType t) { return gemm::select<Avx2>(t); }
+}  // namespace lumen
+
+#else  // not x86-64: no AVX2 path
+
+namespace lumen {
+GemmRows gemm_rows_avx2(DType) { return nullptr; }
+}  // namespace lumen
+
+#endif

@@ -1,0 +1,75 @@
+// AVX-512 kernels: 16 floats per register, 4 rows x 4 tokens register tile (16 accumulators of
+// the 32 zmm registers). Compiled for AVX-512 by the pragma below whatever the build flags, and
+// called only when the CPU reports AVX-512 F/BW/VL (kernels/cpu_features.h).
+#include "kernels/gemm_kernel.h"
+
+#if defined(__x86_64__)
+// GCC 12 warns about the deliberately undefined registers inside its own intrinsics once they
+// are inlined into target-pragma functions (GCC bug 105593); the warnings point into the
+// compiler's header, so they are silenced for that header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstring>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
+#endif
+
+#include "kernels/gemm_tiles.h"
+
+namespace lumen {
+namespace {
+
+struct Avx512 {
+  using Reg = __m512;
+  static constexpr int kWidth = 16;
+  static constexpr int kTokens = 4;
+
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg fma(Reg a, Reg b, Reg acc) { return _mm512_fmadd_ps(a, b, acc); }
+  static float sum(Reg v) { return _mm512_reduce_add_ps(v); }
+  static Reg load_x(const float* p) { return _mm512_loadu_ps(p); }
+
+  // Weights are widened to f32 and multiplied with f32 activations: exact widening, so only the
+  // summation order differs from the scalar reference. (vdpbf16ps would round the activations
+  // to bf16 as well.)
+  template <DType T>
+  static Reg load_w(const uint8_t* row, int64_t i) {
+    if constexpr (T == DType::F32) {
+      return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    } else {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i));
+      if constexpr (T == DType::F16) return _mm512_cvtph_ps(h);
+      // bf16 is the top half of an f32: widen each 16-bit lane to 32 bits and shift it up.
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+  }
+};
+
+}  // namespace
+}  // namespace lumen
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace lumen {
+GemmRows gemm_rows_avx512(DType t) { return gemm::select<Avx512>(t); }
+}  // namespace lumen
+
+#else  // not x86-64: no AVX-512 path
+
+namespace lumen {
+GemmRows gemm_rows_avx512(DType) { return nullptr; }
+}  // namespace lumen
+
+#endif
