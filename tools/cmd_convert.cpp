@@ -1,0 +1,40 @@
+// `lumen convert`: rewrite a model (llama2.c checkpoint + tokenizer, or GGUF) as a GGUF v3
+// file that llama.cpp and lumen both load.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "formats/gguf_model.h"
+#include "formats/loaded_model.h"
+
+namespace lumen::cli {
+namespace {
+
+struct ConvertOptions {
+  std::string model;
+  std::string tokenizer;
+  std::string output;
+};
+
+void convert(const ConvertOptions& o) {
+  const auto model = load_model(o.model, o.tokenizer);
+  write_gguf_model(*model, o.output);
+  const ModelConfig& c = model->config;
+  std::fprintf(stderr, "lumen: wrote %s (%s %s: dim %d, %d layers, %d heads, %d kv heads, vocab %d%s)\n",
+               o.output.c_str(), model->format.c_str(), c.architecture.c_str(), c.dim, c.n_layers, c.n_heads,
+               c.n_kv_heads, c.vocab_size, model->weights.tied_output ? ", tied classifier" : "");
+}
+
+}  // namespace
+
+void register_convert(CLI::App& app) {
+  auto o = std::make_shared<ConvertOptions>();
+  CLI::App* cmd = app.add_subcommand("convert", "Write a model as GGUF v3 (llama architecture)");
+  cmd->add_option("-m,--model", o->model, "Model to read (llama2.c .bin or .gguf)")->required();
+  cmd->add_option("-z,--tokenizer", o->tokenizer, "Tokenizer for a llama2.c checkpoint (tokenizer.bin)");
+  cmd->add_option("-o,--output", o->output, "GGUF file to write")->required();
+  cmd->callback([o] { convert(*o); });
+}
+
+}  // namespace lumen::cli
