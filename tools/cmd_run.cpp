@@ -64,8 +64,7 @@ void run(RunOptions& o) {
   const std::vector<int32_t> prompt = tokenizer.encode(o.prompt, true);
   ThreadPool pool(o.threads);
   Decoder decoder(*model, o.context, pool);
-  if (int64_t(prompt.size()) > decoder.context_length())
-    fail("prompt of ", prompt.size(), " tokens is longer than the context of ", decoder.context_length(), " tokens");
+  check_prompt_fits(prompt.size(), decoder.context_length());
   const int32_t room = decoder.context_length() - int32_t(prompt.size()) + 1;
   const int32_t budget = o.n_predict < 0 ? room : std::min(o.n_predict, room);
 
@@ -77,8 +76,10 @@ void run(RunOptions& o) {
   Generator generator(decoder, model->vocab.bos_id, model->vocab.eos_id);
   std::vector<int32_t> tokens;
   GenerationStats stats;
+  int32_t previous = prompt.back();
   generator.generate(prompt, budget, sampler, [&](int32_t t) {
-    write_piece(tokenizer.decode_piece(tokens.empty() ? prompt.back() : tokens.back(), t));
+    write_piece(tokenizer.decode_piece(previous, t));
+    previous = t;
   }, tokens, stats);
   write_piece("\n");
 

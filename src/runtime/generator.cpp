@@ -11,6 +11,10 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+void check_prompt_fits(size_t n, int32_t context) {
+  if (n > size_t(context)) fail("prompt of ", n, " tokens does not fit the context of ", context, " tokens");
+}
+
 Generator::Generator(Decoder& decoder, int32_t bos_id, int32_t eos_id)
     : decoder_(decoder), bos_id_(bos_id), eos_id_(eos_id), logits_(decoder.config().vocab_size) {}
 
@@ -19,8 +23,7 @@ StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_
                                GenerationStats& stats) {
   const int32_t context = decoder_.context_length();
   if (prompt.empty()) fail("the prompt must hold at least one token (BOS)");
-  if (int64_t(prompt.size()) > context)
-    fail("prompt of ", prompt.size(), " tokens does not fit the context of ", context, " tokens");
+  check_prompt_fits(prompt.size(), context);
   if (max_new_tokens < 0) fail("token budget ", max_new_tokens, " is negative");
   tokens.assign(prompt.begin(), prompt.end());
   tokens.reserve(prompt.size() + size_t(max_new_tokens));
