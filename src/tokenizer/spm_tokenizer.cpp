@@ -94,6 +94,8 @@ struct SpmTokenizer::Symbol {
 };
 
 SpmTokenizer::SpmTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
+  if (vocab_.model != "llama")
+    fail("tokenizer model '", vocab_.model, "' is not SentencePiece BPE ('llama'), which is all lumen reads yet");
   const size_t n = vocab_.pieces.size();
   if (n == 0) fail("tokenizer vocabulary is empty");
   if (vocab_.scores.size() != n || vocab_.types.size() != n)

@@ -140,6 +140,9 @@ TEST(SpmTokenizer, RejectsInconsistentVocab) {
   v = tiny_vocab();
   v.unk_id = 1000;
   EXPECT_THROW(SpmTokenizer{v}, Error);
+  v = tiny_vocab();
+  v.model = "gpt2";
+  EXPECT_THROW(SpmTokenizer{v}, Error);
 }
 
 // --- llama2.c tokenizer files ---
