@@ -42,6 +42,8 @@ class Cursor {
 
  private:
   const char* take(size_t n, const char* what, int32_t token) {
+    if (remaining() < n && token < 0)
+      fail("tokenizer ", path_, " is truncated: the ", what, " needs ", n, " bytes but the file has ", remaining());
     if (remaining() < n)
       fail("tokenizer ", path_, " is truncated: token ", token, "'s ", what, " needs ", n, " bytes at offset ",
            pos_, " but only ", remaining(), " remain");
@@ -87,7 +89,7 @@ Vocab read_llama2c_tokenizer(const std::string& path, int32_t vocab_size) {
     fail("tokenizer ", path, ": vocabulary size ", vocab_size, " leaves no room for unk, BOS and EOS");
   const std::string bytes = read_whole_file(path);
   Cursor cursor(path, bytes);
-  const auto max_token_length = cursor.read<int32_t>("header max_token_length", -1);
+  const auto max_token_length = cursor.read<int32_t>("header (max_token_length)", -1);
   if (max_token_length <= 0) fail("tokenizer ", path, ": max_token_length is ", max_token_length);
 
   Vocab vocab;
