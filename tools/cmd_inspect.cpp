@@ -9,7 +9,8 @@ namespace lumen::cli {
 namespace {
 
 void inspect(const ModelOptions& o) {
-  auto model = o.load();
+  const auto handle = o.load();
+  const LoadedModel* model = &handle->loaded();
   const ModelConfig& c = model->config;
   std::printf("format: %s\narchitecture: %s\n", model->format.c_str(), c.architecture.c_str());
   std::printf("dim %d | hidden %d | layers %d | heads %d | kv heads %d | head dim %d | vocab %d | context %d\n",

@@ -1,12 +1,11 @@
 // `lumen tokenize`: shows how a text splits into tokens, in llama.cpp's llama-tokenize layout
 // (`     1 -> '<s>'`), or as a bare id list with --ids.
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 
 #include "commands.h"
+#include "text_file.h"
 #include "formats/llama2c_tokenizer.h"
 #include "formats/loaded_model.h"
 #include "tokenizer/spm_tokenizer.h"
@@ -29,12 +28,6 @@ struct TokenizeOptions {
 Vocab load_vocab(const TokenizeOptions& o) {
   if (!o.model.empty()) return load_model(o.model, o.tokenizer)->vocab;
   return read_llama2c_tokenizer(o.tokenizer.empty() ? default_tokenizer_path() : o.tokenizer, -1);
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open prompt file ", path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 void run_tokenize(const TokenizeOptions& o) {

@@ -12,9 +12,9 @@ void ModelOptions::add_to(CLI::App& cmd) {
   cmd.add_option("-z,--tokenizer", tokenizer, "tokenizer .bin for a llama2.c checkpoint");
 }
 
-std::unique_ptr<LoadedModel> ModelOptions::load() const {
-  if (model.empty()) return load_model(default_model_path(), tokenizer.empty() ? default_tokenizer_path() : tokenizer);
-  return load_model(model, tokenizer);
+std::shared_ptr<const Model> ModelOptions::load() const {
+  if (model.empty()) return Model::load(default_model_path(), tokenizer.empty() ? default_tokenizer_path() : tokenizer);
+  return Model::load(model, tokenizer);
 }
 
 }  // namespace lumen::cli

@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "formats/loaded_model.h"
+#include "lumen/lumen.h"
 
 namespace lumen::cli {
 
@@ -13,7 +13,7 @@ struct ModelOptions {
   std::string model;      // empty: the bundled default model
   std::string tokenizer;  // needed for llama2.c checkpoints; empty picks the default's
   void add_to(CLI::App& cmd);
-  std::unique_ptr<LoadedModel> load() const;
+  std::shared_ptr<const Model> load() const;
 };
 
 }  // namespace lumen::cli

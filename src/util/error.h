@@ -1,15 +1,12 @@
 #pragma once
-// lumen reports every bad input (file, shape, request) as a lumen::Error whose message is one
+// lumen reports every bad input as a lumen::Error (include/lumen/error.h) whose message is one
 // line naming the problem; the command line prints it and exits non-zero.
 #include <sstream>
-#include <stdexcept>
 #include <string>
 
-namespace lumen {
+#include "lumen/error.h"
 
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+namespace lumen {
 
 // fail("tensor ", name, " has ", n, " elements") — concatenates its arguments and throws.
 template <typename... Parts>

@@ -1,0 +1,100 @@
+#pragma once
+// lumen's public C++ API: load a model, open a session on it, generate text.
+//
+//   auto model = lumen::Model::load("stories260K.bin", "tok512.bin");
+//   lumen::Session session(model, {.threads = 2});
+//   lumen::GenerateOptions opts;
+//   opts.max_tokens = 64;
+//   session.generate("Once upon a time", opts, [](std::string_view piece) { std::cout << piece; });
+//
+// Errors (bad files, prompts longer than the context, bad parameters) are thrown as
+// lumen::Error (lumen/error.h, a std::runtime_error) with a one-line message.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lumen/error.h"
+
+namespace lumen {
+
+struct LoadedModel;
+
+struct ModelInfo {
+  std::string format;        // "gguf" or "llama2.c"
+  std::string architecture;  // "llama"
+  int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, context_length;
+};
+
+class Model {
+ public:
+  // Opens a GGUF file, or a llama2.c checkpoint with its tokenizer .bin.
+  static std::shared_ptr<const Model> load(const std::string& path, const std::string& tokenizer_path = "");
+  ~Model();
+
+  ModelInfo info() const;
+  std::vector<int32_t> tokenize(std::string_view text, bool add_bos = true) const;
+  std::string detokenize(std::span<const int32_t> tokens) const;
+
+  const LoadedModel& loaded() const { return *loaded_; }  // the engine's view, for lumen's own tools
+
+ private:
+  friend class Session;  // decodes pieces with the model's tokenizer as it generates
+  explicit Model(std::unique_ptr<LoadedModel> loaded);
+  std::unique_ptr<LoadedModel> loaded_;
+  struct Tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+struct SessionOptions {
+  int32_t context_length = 0;  // 0: the model's own
+  int32_t threads = 0;         // 0: every hardware thread
+};
+
+struct GenerateOptions {
+  int32_t max_tokens = -1;  // tokens to generate; -1: until end of text or context
+  float temperature = 0.8f;  // 0: greedy
+  int32_t top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int32_t repeat_last_n = 64;
+  uint64_t seed = 0;
+  bool echo = false;  // pass the prompt's text to on_text before the generated text
+};
+
+struct GenerateResult {
+  std::string text;                 // the generated text (without the prompt)
+  std::vector<int32_t> prompt_tokens, tokens;  // tokens: the generated ids
+  bool stopped_at_end_of_text = false;
+  double prompt_seconds = 0, generate_seconds = 0;
+};
+
+// One conversation with a model: its own KV cache and threads. Not thread-safe; open one
+// session per concurrent user.
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const Model> model, SessionOptions options = {});
+  ~Session();
+
+  // Generates a continuation of `prompt` (BOS is prepended). on_text receives each piece of
+  // text as soon as it is decoded.
+  GenerateResult generate(std::string_view prompt, const GenerateOptions& options,
+                          const std::function<void(std::string_view)>& on_text = {});
+
+  // Logits of every position of `tokens` (tokens.size() x vocab_size floats, row-major).
+  std::vector<float> logits(std::span<const int32_t> tokens);
+
+  int32_t context_length() const;
+  int32_t threads() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace lumen

@@ -1,0 +1,98 @@
+// The public API (include/lumen/lumen.h) over the engine's parts: loader, tokenizer, decoder,
+// sampler and generation loop.
+#include "lumen/lumen.h"
+
+#include <thread>
+
+#include "formats/loaded_model.h"
+#include "models/decoder.h"
+#include "runtime/generator.h"
+#include "tokenizer/spm_tokenizer.h"
+
+namespace lumen {
+
+struct Model::Tokenizer {
+  SpmTokenizer spm;
+};
+
+Model::Model(std::unique_ptr<LoadedModel> loaded)
+    : loaded_(std::move(loaded)), tokenizer_(new Tokenizer{SpmTokenizer(loaded_->vocab)}) {}
+Model::~Model() = default;
+
+std::shared_ptr<const Model> Model::load(const std::string& path, const std::string& tokenizer_path) {
+  return std::shared_ptr<const Model>(new Model(load_model(path, tokenizer_path)));
+}
+
+ModelInfo Model::info() const {
+  const ModelConfig& c = loaded_->config;
+  return {loaded_->format, c.architecture, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
+          c.vocab_size, c.context_length};
+}
+
+std::vector<int32_t> Model::tokenize(std::string_view text, bool add_bos) const {
+  return tokenizer_->spm.encode(text, add_bos);
+}
+
+std::string Model::detokenize(std::span<const int32_t> tokens) const { return tokenizer_->spm.decode(tokens); }
+
+struct Session::State {
+  std::shared_ptr<const Model> model;
+  ThreadPool pool;
+  Decoder decoder;
+  Generator generator;
+
+  State(std::shared_ptr<const Model> m, const SessionOptions& o)
+      : model(std::move(m)),
+        pool(o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()))),
+        decoder(model->loaded(), o.context_length, pool),
+        generator(decoder, model->loaded().vocab.bos_id, model->loaded().vocab.eos_id) {}
+};
+
+Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
+    : state_(std::make_unique<State>(std::move(model), options)) {}
+Session::~Session() = default;
+
+int32_t Session::context_length() const { return state_->decoder.context_length(); }
+int32_t Session::threads() const { return state_->pool.size(); }
+
+GenerateResult Session::generate(std::string_view prompt, const GenerateOptions& o,
+                                 const std::function<void(std::string_view)>& on_text) {
+  const Model& model = *state_->model;
+  const SpmTokenizer& tokenizer = model.tokenizer_->spm;
+  GenerateResult result;
+  result.prompt_tokens = tokenizer.encode(prompt, true);
+  check_prompt_fits(result.prompt_tokens.size(), context_length());
+  if (o.echo && on_text) on_text(tokenizer.decode(result.prompt_tokens));  // as the model saw it
+  // The last generated token is never fed back, so the context holds one more than it feeds.
+  const int32_t room = context_length() - int32_t(result.prompt_tokens.size()) + 1;
+  const int32_t budget = o.max_tokens < 0 ? room : std::min(o.max_tokens, room);
+
+  Sampler sampler({o.temperature, o.top_k, o.top_p, o.min_p, o.repeat_penalty, o.repeat_last_n, o.seed},
+                  model.loaded().config.vocab_size);
+  int32_t previous = result.prompt_tokens.back();
+  std::vector<int32_t> sequence;
+  GenerationStats stats;
+  const StopReason reason = state_->generator.generate(
+      result.prompt_tokens, budget, sampler,
+      [&](int32_t token) {
+        const std::string piece = tokenizer.decode_piece(previous, token);
+        previous = token;
+        result.text += piece;
+        if (on_text) on_text(piece);
+      },
+      sequence, stats);
+  result.tokens.assign(sequence.begin() + result.prompt_tokens.size(), sequence.end());
+  result.stopped_at_end_of_text = reason == StopReason::EndOfSequence;
+  result.prompt_seconds = stats.prompt_seconds;
+  result.generate_seconds = stats.generate_seconds;
+  return result;
+}
+
+std::vector<float> Session::logits(std::span<const int32_t> tokens) {
+  check_prompt_fits(tokens.size(), context_length());
+  std::vector<float> out(tokens.size() * size_t(state_->model->loaded().config.vocab_size));
+  state_->decoder.forward_all_logits(tokens, 0, out.data());
+  return out;
+}
+
+}  // namespace lumen
