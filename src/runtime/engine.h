@@ -1,0 +1,84 @@
+#pragma once
+// The serving engine: many requests share one model and one paged KV cache. A loop thread runs
+// vLLM's cycle — schedule → execute one batched forward → sample → emit — so requests join and
+// leave the running batch at every step (continuous batching), and long prompts are prefilled in
+// chunks mixed with other requests' decode steps.
+//
+// Thread model: submit() and metrics() may be called from any thread; callbacks run on the
+// engine's loop thread and must be quick (queue the text to the HTTP connection, don't block).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "runtime/sampler.h"
+
+namespace lumen {
+
+struct LoadedModel;
+
+struct EngineOptions {
+  int32_t max_sequences = 4;    // requests decoding at once (--parallel)
+  int32_t context_length = 0;   // per request; 0: the model's
+  int32_t block_size = 16;      // positions per KV block
+  int32_t kv_blocks = 0;        // 0: enough for max_sequences full contexts
+  int32_t max_queued = 64;      // waiting requests beyond this are refused (HTTP 503)
+  int32_t prefill_chunk = 64;   // prompt tokens one request may prefill per step
+  int32_t threads = 0;          // 0: every hardware thread
+};
+
+enum class FinishReason { None, Length, EndOfSequence, Cancelled, ContextFull };
+
+struct RequestParams {
+  std::vector<int32_t> prompt;       // BOS included; must fit the context
+  int32_t max_tokens = 16;           // ≥ 1
+  SamplingParams sampling;
+  float presence_penalty = 0.0f;     // OpenAI: subtract once from every token already generated
+  float frequency_penalty = 0.0f;    // OpenAI: subtract per occurrence among generated tokens
+  std::map<int32_t, float> logit_bias;  // added to the logit of the token id
+};
+
+// One event per generated token; the last event of a request has finish != None (its token is
+// -1 when the request ended without a new token, e.g. end of sequence or cancellation).
+struct TokenEvent {
+  int32_t token = -1;
+  FinishReason finish = FinishReason::None;
+  int32_t prompt_tokens = 0;         // how many prompt tokens the request had
+  int32_t cached_prompt_tokens = 0;  // of those, how many came from the prefix cache (not prefilled)
+};
+
+// Return false to cancel the request (client disconnected, stop string seen): the engine then
+// frees its KV blocks and sends no further events, not even a final one.
+using TokenCallback = std::function<bool(const TokenEvent&)>;
+
+struct EngineMetrics {
+  uint64_t requests_total = 0, requests_finished = 0, requests_rejected = 0;
+  uint64_t prompt_tokens_total = 0, prompt_tokens_cached = 0, generated_tokens_total = 0;
+  int32_t running = 0, queued = 0;
+  int32_t kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_cached = 0;  // cached: free but holding a prefix
+  uint64_t preemptions = 0;
+  double generated_tokens_per_second = 0;  // over the last few seconds
+};
+
+class Engine {
+ public:
+  Engine(const LoadedModel& model, EngineOptions options);
+  ~Engine();  // finishes nothing: pending requests get FinishReason::Cancelled
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request. Returns false (and calls nothing) when the queue is full. Throws
+  // lumen::Error for a request that can never run (prompt longer than the context, bad params).
+  bool submit(RequestParams params, TokenCallback on_token);
+
+  EngineMetrics metrics() const;
+  int32_t context_length() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lumen
