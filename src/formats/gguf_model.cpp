@@ -100,11 +100,15 @@ ModelWeights read_weights(const GgufFile& g, int32_t n_layers) {
   return w;
 }
 
+// llama.cpp writes u32 0xFFFFFFFF (its LLAMA_TOKEN_NULL, -1) for "no such token".
+constexpr uint32_t kNoToken = 0xFFFFFFFFu;
+
 int32_t token_id(const GgufFile& g, const char* key, int32_t fallback, size_t n_tokens) {
-  const int32_t id = g.opt_i32(key).value_or(fallback);
-  if (g.find(key) && (id < 0 || size_t(id) >= n_tokens))
-    fail(key, " = ", id, " is outside the vocabulary of ", n_tokens, " tokens");
-  return id;
+  const std::optional<uint32_t> id = g.opt_u32(key);
+  if (!id) return fallback;
+  if (*id == kNoToken) return -1;
+  if (*id >= n_tokens) fail(key, " = ", *id, " is outside the vocabulary of ", n_tokens, " tokens");
+  return int32_t(*id);
 }
 
 // --- writing ---
@@ -168,9 +172,9 @@ void add_vocab(GgufWriter& w, const Vocab& v) {
   w.add_string_array(kTokens, v.pieces);
   w.add_f32_array(kScores, v.scores);
   w.add_i32_array(kTokenTypes, types);
-  w.add_u32(kBosId, uint32_t(v.bos_id));
-  w.add_u32(kEosId, uint32_t(v.eos_id));
-  w.add_u32(kUnkId, uint32_t(v.unk_id));
+  w.add_u32(kBosId, v.bos_id < 0 ? kNoToken : uint32_t(v.bos_id));
+  w.add_u32(kEosId, v.eos_id < 0 ? kNoToken : uint32_t(v.eos_id));
+  w.add_u32(kUnkId, v.unk_id < 0 ? kNoToken : uint32_t(v.unk_id));
   w.add_bool(kAddBos, v.add_bos);
   w.add_bool(kAddEos, false);
 }

@@ -15,8 +15,9 @@ namespace lumen {
 std::unique_ptr<LoadedModel> load_gguf_model(std::shared_ptr<const MappedFile> file);
 
 // The vocabulary of any GGUF that has `tokenizer.ggml.tokens` (also llama.cpp's vocab-only
-// files, whatever their tokenizer model). Keys that are absent keep Vocab's defaults; ids
-// outside the vocabulary and per-token arrays of the wrong length are errors.
+// files, whatever their tokenizer model). Keys that are absent keep Vocab's defaults; a token
+// id stored as 0xFFFFFFFF (llama.cpp's "none") becomes -1; other ids outside the vocabulary
+// and per-token arrays of the wrong length are errors.
 Vocab read_gguf_vocab(const GgufFile& gguf);
 
 // Writes `model` as a `llama` GGUF v3 that llama.cpp loads: norms as F32, matrices in their

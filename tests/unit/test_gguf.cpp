@@ -183,6 +183,17 @@ TEST(Gguf, LlamaSpmVocabHasSentencePieceLayout) {
   EXPECT_EQ(v.pieces[3], "<0x00>");
 }
 
+TEST(Gguf, TokenIdStoredAsNoneBecomesMinusOne) {
+  ScratchDir dir;
+  GgufWriter w;
+  w.add_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
+  w.add_u32("tokenizer.ggml.bos_token_id", 0xFFFFFFFFu);
+  w.write(dir.path("none.gguf"));
+  const Vocab v = read_gguf_vocab(GgufFile(map(dir.path("none.gguf"))));
+  EXPECT_EQ(v.bos_id, -1);
+  EXPECT_EQ(v.eos_id, 2);  // absent: Vocab's default
+}
+
 TEST(Gguf, LoadsLlamaCppStories260K) {
   const auto m = load_model(source_path("models/stories260K.gguf"));
   EXPECT_EQ(m->format, "gguf");
@@ -267,6 +278,28 @@ TEST(Gguf, Llama2cCheckpointConvertsAndLoadsBack) {
   EXPECT_FALSE(g.get_bool("tokenizer.ggml.add_eos_token"));
   EXPECT_EQ(g.find_tensor("output.weight"), nullptr);  // tied: llama.cpp falls back to token_embd
   EXPECT_EQ(g.tensors().size(), 47u);
+}
+
+// llama.cpp's own converter is the reference for what a llama GGUF must hold: every key it
+// wrote for stories260K is in lumen's conversion with the same type, and the same value
+// except the context length (llama.cpp's converter defaulted it to 2048).
+TEST(Gguf, ConversionHasEveryKeyLlamaCppsConverterWrote) {
+  ScratchDir dir;
+  const std::string out = dir.path("stories260K.gguf");
+  write_gguf_model(*load_model(source_path("models/stories260K.bin"), source_path("models/tok512.bin")), out);
+  const GgufFile ours(map(out));
+  const GgufFile reference(map(source_path("models/stories260K.gguf")));
+  for (const auto& [key, value] : reference.metadata()) {
+    if (key == "general.name" || key.ends_with("seperator_token_id") || key.ends_with("padding_token_id")) continue;
+    const GgufValue* mine = ours.find(key);
+    ASSERT_NE(mine, nullptr) << key;
+    EXPECT_EQ(mine->type, value.type) << key;
+    EXPECT_EQ(mine->elem_type, value.elem_type) << key;
+    if (key != "llama.context_length") {
+      EXPECT_EQ(describe(*mine), describe(value)) << key;
+      EXPECT_TRUE(std::ranges::equal(mine->bytes, value.bytes)) << key;
+    }
+  }
 }
 
 TEST(Gguf, GgufConvertsToItselfTensorForTensor) {
