@@ -2,40 +2,28 @@
 // message names the problem, never a crash. The truncation loops run in-process so that the
 // AddressSanitizer build (-DLUMEN_SANITIZE=ON) sees every out-of-bounds read they could cause.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 
 #include "formats/gguf.h"
 #include "formats/gguf_model.h"
 #include "formats/gguf_writer.h"
-#include "scratch_file.h"
+#include "cli_runner.h"
+#include "model_file_helpers.h"
 #include "test_paths.h"
 #include "util/error.h"
 
 namespace lumen {
 namespace {
 
+using test::error_of;
+using test::map_file;
+using test::run_lumen;
 using test::ScratchDir;
 using test::source_path;
-
-// Runs f and returns the lumen::Error message it throws; fails the test if it throws none.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "message is not one line: " << msg;
-    EXPECT_FALSE(msg.empty());
-    return msg;
-  }
-  ADD_FAILURE() << "no lumen::Error thrown";
-  return "";
-}
 
 #define EXPECT_ERROR_CONTAINS(statement, text)               \
   do {                                                       \
@@ -43,7 +31,6 @@ std::string error_of(const std::function<void()>& f) {
     EXPECT_NE(msg_.find(text), std::string::npos) << msg_;  \
   } while (0)
 
-std::shared_ptr<const MappedFile> map(const std::string& path) { return std::make_shared<const MappedFile>(path); }
 
 // A GGUF with the given header fields and one tensor info, encoded by hand so that any field
 // can hold a value the writer would refuse.
@@ -105,20 +92,10 @@ void expect_every_truncation_fails(const std::string& source, const std::string&
   }
 }
 
-// Runs the `lumen` binary; returns its exit status and what it wrote to stderr.
-std::pair<int, std::string> run_lumen(const std::string& args) {
-  const std::string cmd = std::string(LUMEN_BINARY) + " " + args + " 2>&1 >/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string err;
-  for (int c; (c = std::fgetc(p)) != EOF;) err += char(c);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, err};
-}
-
-void expect_one_line_failure(const std::pair<int, std::string>& result) {
-  EXPECT_NE(result.first, 0);
-  EXPECT_EQ(std::count(result.second.begin(), result.second.end(), '\n'), 1) << result.second;
-  EXPECT_EQ(result.second.rfind("lumen: error: ", 0), 0u) << result.second;
+void expect_one_line_failure(const test::CliResult& r) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("lumen: error: ", 0), 0u) << r.err;
 }
 
 // --- any format ---
@@ -130,7 +107,7 @@ TEST(BadModelFile, MissingFile) {
 
 TEST(BadModelFile, MissingFileFromTheCommandLine) {
   ScratchDir dir;
-  expect_one_line_failure(run_lumen("convert -m " + dir.path("absent.gguf") + " -o " + dir.path("out.gguf")));
+  expect_one_line_failure(run_lumen({"convert", "-m", dir.path("absent.gguf"), "-o", dir.path("out.gguf")}));
 }
 
 // --- GGUF ---
@@ -138,7 +115,7 @@ TEST(BadModelFile, MissingFileFromTheCommandLine) {
 TEST(BadGguf, TruncatedAtEveryHeaderOffsetAndThroughTheData) {
   ScratchDir dir;
   const std::string source = source_path("models/stories260K.gguf");
-  const GgufFile whole(map(source));
+  const GgufFile whole(map_file(source));
   size_t data_end = 0;  // the end of the last tensor's bytes; any padding after it is optional
   for (const Tensor& t : whole.tensors())
     data_end = std::max(data_end, size_t(static_cast<const uint8_t*>(t.data) - whole.file()->data()) + t.bytes());
@@ -154,9 +131,9 @@ TEST(BadGguf, TruncatedFileFromTheCommandLine) {
   std::vector<uint8_t> bytes = test::read_bytes(source_path("models/stories260K.gguf"));
   bytes.resize(5000);
   const std::string path = dir.write("cut.gguf", bytes);
-  const auto result = run_lumen("convert -m " + path + " -o " + dir.path("out.gguf"));
+  const auto result = run_lumen({"convert", "-m", path, "-o", dir.path("out.gguf")});
   expect_one_line_failure(result);
-  EXPECT_NE(result.second.find("truncated"), std::string::npos) << result.second;
+  EXPECT_NE(result.err.find("truncated"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(dir.path("out.gguf")));
 }
 
@@ -164,7 +141,7 @@ TEST(BadGguf, WrongMagic) {
   ScratchDir dir;
   std::vector<uint8_t> bytes = test::read_bytes(source_path("models/stories260K.gguf"));
   std::memcpy(bytes.data(), "GGML", 4);
-  EXPECT_ERROR_CONTAINS(GgufFile(map(dir.write("magic.gguf", bytes))), "not a GGUF file");
+  EXPECT_ERROR_CONTAINS(GgufFile(map_file(dir.write("magic.gguf", bytes))), "not a GGUF file");
 }
 
 TEST(BadGguf, UnsupportedVersion) {
@@ -222,7 +199,7 @@ TEST(BadGguf, StringLengthBeyondTheFile) {
     e.put_type(GgufType::String);
     e.put(uint64_t(1) << 60);
   });
-  EXPECT_ERROR_CONTAINS(GgufFile(map(dir.write("str.gguf", bytes))), "truncated: metadata key 'key' needs");
+  EXPECT_ERROR_CONTAINS(GgufFile(map_file(dir.write("str.gguf", bytes))), "truncated: metadata key 'key' needs");
 }
 
 TEST(BadGguf, ArrayCountBeyondTheFile) {
@@ -232,7 +209,7 @@ TEST(BadGguf, ArrayCountBeyondTheFile) {
     e.put_type(GgufType::String);
     e.put(~uint64_t(0));
   });
-  EXPECT_ERROR_CONTAINS(GgufFile(map(dir.write("arr.gguf", bytes))), "metadata key 'key' claims 18446744073709551615");
+  EXPECT_ERROR_CONTAINS(GgufFile(map_file(dir.write("arr.gguf", bytes))), "metadata key 'key' claims 18446744073709551615");
 }
 
 TEST(BadGguf, ArraysNestedTooDeep) {
@@ -244,13 +221,13 @@ TEST(BadGguf, ArraysNestedTooDeep) {
       e.put(uint64_t(1));
     }
   });
-  EXPECT_ERROR_CONTAINS(GgufFile(map(dir.write("deep.gguf", bytes))), "nests arrays more than");
+  EXPECT_ERROR_CONTAINS(GgufFile(map_file(dir.write("deep.gguf", bytes))), "nests arrays more than");
 }
 
 TEST(BadGguf, UnknownMetadataValueType) {
   ScratchDir dir;
   const auto bytes = gguf_with_raw_value([](GgufEncoder& e) { e.put(uint32_t(13)); });
-  EXPECT_ERROR_CONTAINS(GgufFile(map(dir.write("vt.gguf", bytes))), "metadata key 'key' has unknown value type 13");
+  EXPECT_ERROR_CONTAINS(GgufFile(map_file(dir.write("vt.gguf", bytes))), "metadata key 'key' has unknown value type 13");
 }
 
 TEST(BadGguf, MetadataCountBeyondTheFile) {
@@ -260,7 +237,7 @@ TEST(BadGguf, MetadataCountBeyondTheFile) {
   e.put(uint32_t(3));
   e.put(uint64_t(0));
   e.put(uint64_t(1) << 50);
-  EXPECT_ERROR_CONTAINS(GgufFile(map(dir.write("kv.gguf", e.bytes()))), "metadata count claims");
+  EXPECT_ERROR_CONTAINS(GgufFile(map_file(dir.write("kv.gguf", e.bytes()))), "metadata count claims");
 }
 
 TEST(BadGguf, DuplicateMetadataKey) {
@@ -272,7 +249,7 @@ TEST(BadGguf, DuplicateMetadataKey) {
   std::vector<uint8_t> twice = bytes;
   twice.insert(twice.end(), bytes.begin() + 24, bytes.end());  // the key-value pair again
   twice[16] = 2;                                               // metadata count
-  EXPECT_ERROR_CONTAINS(GgufFile(map(dir.write("dup.gguf", twice))), "duplicate metadata key 'key'");
+  EXPECT_ERROR_CONTAINS(GgufFile(map_file(dir.write("dup.gguf", twice))), "duplicate metadata key 'key'");
 }
 
 // Rewrites stories260K with one thing changed by `edit` and returns the path.

@@ -1,10 +1,8 @@
 // GGUF reading and writing: every metadata type through the writer and back, llama.cpp's own
 // files (stories260K and the vocab-only files), and llama2.c -> GGUF conversion.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -12,17 +10,18 @@
 #include "formats/gguf.h"
 #include "formats/gguf_model.h"
 #include "formats/gguf_writer.h"
-#include "scratch_file.h"
+#include "cli_runner.h"
+#include "model_file_helpers.h"
 #include "test_paths.h"
 #include "util/error.h"
 
 namespace lumen {
 namespace {
 
+using test::error_of;
+using test::map_file;
 using test::ScratchDir;
 using test::source_path;
-
-std::shared_ptr<const MappedFile> map(const std::string& path) { return std::make_shared<const MappedFile>(path); }
 
 template <typename T>
 std::span<const uint8_t> as_bytes(const std::vector<T>& v) {
@@ -30,15 +29,6 @@ std::span<const uint8_t> as_bytes(const std::vector<T>& v) {
 }
 
 std::span<const uint8_t> bytes_of(const Tensor& t) { return {static_cast<const uint8_t*>(t.data), t.bytes()}; }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(Gguf, WriterAndReaderRoundTripEveryMetadataType) {
   ScratchDir dir;
@@ -68,7 +58,7 @@ TEST(Gguf, WriterAndReaderRoundTripEveryMetadataType) {
   const std::string path = dir.path("all.gguf");
   w.write(path);
 
-  const GgufFile g(map(path));
+  const GgufFile g(map_file(path));
   EXPECT_EQ(g.version(), 3u);
   EXPECT_EQ(g.metadata().size(), 15u);
   EXPECT_EQ(g.get_u32("t.u8"), 200u);
@@ -106,7 +96,7 @@ TEST(Gguf, GettersNameTheKeyOnMissingKeyWrongTypeAndOverflow) {
   w.add_string("name", "x");
   const std::string path = dir.path("g.gguf");
   w.write(path);
-  const GgufFile g(map(path));
+  const GgufFile g(map_file(path));
   EXPECT_EQ(g.opt_u32("absent"), std::nullopt);
   EXPECT_EQ(error_of([&] { g.get_u32("absent"); }), "GGUF metadata key 'absent' is missing");
   EXPECT_EQ(error_of([&] { g.get_u32("neg"); }), "GGUF metadata key 'neg' value -1 does not fit u32");
@@ -136,7 +126,7 @@ TEST(Gguf, ReadsNestedArraysByteByByte) {
   e.put_type(GgufType::U32);
   e.put(uint32_t(42));
   ScratchDir dir;
-  const GgufFile g(map(dir.write("nested.gguf", e.bytes())));
+  const GgufFile g(map_file(dir.write("nested.gguf", e.bytes())));
   EXPECT_EQ(describe(*g.find("nested")), "array of 2 array");
   EXPECT_EQ(g.get_u32("after"), 42u);
   EXPECT_NE(error_of([&] { g.get_i32_array("nested"); }).find("expected an array of i32"), std::string::npos);
@@ -145,7 +135,7 @@ TEST(Gguf, ReadsNestedArraysByteByByte) {
 // llama.cpp's vocab-only files have no tensors and end before the aligned data offset.
 void expect_vocab_file_reads(const std::filesystem::path& path) {
   SCOPED_TRACE(path.string());
-  const GgufFile g(map(path.string()));
+  const GgufFile g(map_file(path.string()));
   EXPECT_TRUE(g.tensors().empty());
   const Vocab v = read_gguf_vocab(g);
   EXPECT_GT(v.size(), 1000);
@@ -172,7 +162,7 @@ TEST(Gguf, ReadsEverySharedVocabOnlyFile) {
 }
 
 TEST(Gguf, LlamaSpmVocabHasSentencePieceLayout) {
-  const GgufFile g(map(source_path("tests/data/ggml-vocab/ggml-vocab-llama-spm.gguf")));
+  const GgufFile g(map_file(source_path("tests/data/ggml-vocab/ggml-vocab-llama-spm.gguf")));
   const Vocab v = read_gguf_vocab(g);
   EXPECT_EQ(v.model, "llama");
   EXPECT_EQ(v.size(), 32000);
@@ -189,7 +179,7 @@ TEST(Gguf, TokenIdStoredAsNoneBecomesMinusOne) {
   w.add_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
   w.add_u32("tokenizer.ggml.bos_token_id", 0xFFFFFFFFu);
   w.write(dir.path("none.gguf"));
-  const Vocab v = read_gguf_vocab(GgufFile(map(dir.path("none.gguf"))));
+  const Vocab v = read_gguf_vocab(GgufFile(map_file(dir.path("none.gguf"))));
   EXPECT_EQ(v.bos_id, -1);
   EXPECT_EQ(v.eos_id, 2);  // absent: Vocab's default
 }
@@ -270,7 +260,7 @@ TEST(Gguf, Llama2cCheckpointConvertsAndLoadsBack) {
   EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
 
   // The keys llama.cpp needs to load it, as its own converter writes them.
-  const GgufFile g(map(out));
+  const GgufFile g(map_file(out));
   EXPECT_EQ(g.get_string("general.architecture"), "llama");
   EXPECT_EQ(g.get_u32("general.file_type"), 0u);
   EXPECT_EQ(g.get_u32("llama.rope.dimension_count"), 8u);
@@ -287,8 +277,8 @@ TEST(Gguf, ConversionHasEveryKeyLlamaCppsConverterWrote) {
   ScratchDir dir;
   const std::string out = dir.path("stories260K.gguf");
   write_gguf_model(*load_model(source_path("models/stories260K.bin"), source_path("models/tok512.bin")), out);
-  const GgufFile ours(map(out));
-  const GgufFile reference(map(source_path("models/stories260K.gguf")));
+  const GgufFile ours(map_file(out));
+  const GgufFile reference(map_file(source_path("models/stories260K.gguf")));
   for (const auto& [key, value] : reference.metadata()) {
     if (key == "general.name" || key.ends_with("seperator_token_id") || key.ends_with("padding_token_id")) continue;
     const GgufValue* mine = ours.find(key);
@@ -351,10 +341,10 @@ TEST(Gguf, FailedWriteLeavesNoFile) {
 TEST(Gguf, ConvertCommandWritesALoadableFile) {
   ScratchDir dir;
   const std::string out = dir.path("cli.gguf");
-  const std::string cmd = std::string(LUMEN_BINARY) + " convert -m " + source_path("models/stories260K.bin") + " -z " +
-                          source_path("models/tok512.bin") + " -o " + out + " 2>/dev/null";
-  const int status = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd;
+  const auto r = test::run_lumen({"convert", "-m", source_path("models/stories260K.bin"), "-z",
+                                  source_path("models/tok512.bin"), "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("wrote " + out), std::string::npos) << r.err;
   EXPECT_EQ(load_model(out)->config.vocab_size, 512);
 }
 
