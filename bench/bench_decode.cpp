@@ -123,9 +123,9 @@ std::unique_ptr<LoadedModel> random_110m(DType type) {
   return m;
 }
 
-// Best-of-kRepeats tokens/s of `tokens` decode steps from position 0 through the Decoder.
+// Best-of-kRepeats tokens/s of `tokens` decode steps from position 0 through the forward pass.
 double decoder_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
-  Decoder dec(m, tokens, pool);
+  SequenceRunner dec(m, tokens, pool);
   std::vector<float> logits(m.config.vocab_size);
   double best = 0;
   for (int rep = 0; rep < kRepeats; ++rep) {

@@ -38,21 +38,21 @@ std::string Model::detokenize(std::span<const int32_t> tokens) const { return to
 struct Session::State {
   std::shared_ptr<const Model> model;
   ThreadPool pool;
-  Decoder decoder;
+  SequenceRunner runner;
   Generator generator;
 
   State(std::shared_ptr<const Model> m, const SessionOptions& o)
       : model(std::move(m)),
         pool(o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()))),
-        decoder(model->loaded(), o.context_length, pool),
-        generator(decoder, model->loaded().vocab.bos_id, model->loaded().vocab.eos_id) {}
+        runner(model->loaded(), o.context_length, pool),
+        generator(runner, model->loaded().vocab.bos_id, model->loaded().vocab.eos_id) {}
 };
 
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
     : state_(std::make_unique<State>(std::move(model), options)) {}
 Session::~Session() = default;
 
-int32_t Session::context_length() const { return state_->decoder.context_length(); }
+int32_t Session::context_length() const { return state_->runner.context_length(); }
 int32_t Session::threads() const { return state_->pool.size(); }
 
 GenerateResult Session::generate(std::string_view prompt, const GenerateOptions& o,
@@ -91,7 +91,7 @@ GenerateResult Session::generate(std::string_view prompt, const GenerateOptions&
 std::vector<float> Session::logits(std::span<const int32_t> tokens) {
   check_prompt_fits(tokens.size(), context_length());
   std::vector<float> out(tokens.size() * size_t(state_->model->loaded().config.vocab_size));
-  state_->decoder.forward_all_logits(tokens, 0, out.data());
+  state_->runner.forward(tokens, 0, out.data(), true);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "models/decoder.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
@@ -18,116 +19,156 @@ std::vector<float> widen(const Tensor& t) {
 
 }  // namespace
 
-Decoder::Decoder(const LoadedModel& model, int32_t context_length, ThreadPool& pool)
+Decoder::Decoder(const LoadedModel& model, int32_t max_positions, int32_t max_batch_tokens, ThreadPool& pool)
     : config_(model.config),
       weights_(model.weights),
       pool_(pool),
-      cache_(model.config.n_layers,
-             context_length > 0 ? std::min(context_length, model.config.context_length) : model.config.context_length,
-             model.config.kv_dim()),
-      rope_(model.config.rotary_dims(), cache_.context_length(), model.config.rope_freq_base) {
+      max_batch_(max_batch_tokens),
+      rope_(model.config.rotary_dims(), max_positions, model.config.rope_freq_base) {
   const ModelConfig& c = config_;
+  if (max_positions < 1 || max_positions > c.context_length)
+    fail("context of ", max_positions, " tokens is outside the model's 1..", c.context_length);
+  if (max_batch_tokens < 1) fail("a forward batch must hold at least one token");
   for (const LayerWeights& l : weights_.layers) {
     attn_norm_.push_back(widen(l.attn_norm));
     ffn_norm_.push_back(widen(l.ffn_norm));
   }
   output_norm_ = widen(weights_.output_norm);
-  const size_t B = kMaxBatch;
-  x_.resize(B * c.dim);
-  xb_.resize(B * c.dim);
-  q_.resize(B * c.dim);
-  att_.resize(B * c.dim);
-  k_.resize(B * c.kv_dim());
-  v_.resize(B * c.kv_dim());
-  hb_.resize(B * c.hidden_dim);
-  hb2_.resize(B * c.hidden_dim);
-  scores_.resize(size_t(pool.size()) * cache_.context_length());
+  const size_t B = size_t(max_batch_tokens);
+  row_pos_.resize(B);
+  row_seq_.resize(B);
+  for (auto* buf : {&x_, &xb_, &q_, &att_}) buf->resize(B * c.dim);
+  for (auto* buf : {&k_, &v_}) buf->resize(B * c.kv_dim());
+  for (auto* buf : {&hb_, &hb2_}) buf->resize(B * c.hidden_dim);
+  logits_.resize(B * c.vocab_size);
+  scores_.resize(size_t(pool.size()) * max_positions);
 }
 
-void Decoder::forward(std::span<const int32_t> tokens, int32_t pos, float* logits) {
-  run(tokens, pos, logits, false);
-}
-
-void Decoder::forward_all_logits(std::span<const int32_t> tokens, int32_t pos, float* logits) {
-  run(tokens, pos, logits, true);
-}
-
-void Decoder::run(std::span<const int32_t> tokens, int32_t pos, float* logits, bool all_logits) {
-  const int64_t n = int64_t(tokens.size());
-  if (n == 0) fail("forward pass needs at least one token");
-  if (pos < 0 || pos + n > cache_.context_length())
-    fail("positions ", pos, "..", pos + n - 1, " do not fit the context of ", cache_.context_length(), " tokens");
-  for (int32_t t : tokens)
-    if (t < 0 || t >= config_.vocab_size) fail("token id ", t, " is outside the vocabulary (", config_.vocab_size, ")");
-  for (int64_t start = 0; start < n; start += kMaxBatch) {
-    const int32_t len = int32_t(std::min<int64_t>(kMaxBatch, n - start));
-    const bool last = start + len == n;
-    // Only the classifier rows asked for are computed: all of them, or the final token's.
-    float* out = all_logits ? logits + start * config_.vocab_size : (last ? logits : nullptr);
-    run_batch(tokens.data() + start, len, pos + int32_t(start), out, all_logits);
-  }
-}
-
-void Decoder::run_batch(const int32_t* tokens, int32_t n, int32_t pos, float* logits, bool all_logits) {
+void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
   const ModelConfig& c = config_;
-  const int32_t dim = c.dim, kv_dim = c.kv_dim(), hid = c.hidden_dim;
+  const int32_t dim = c.dim, kv_dim = c.kv_dim(), hid = c.hidden_dim, bs = kv.block_size();
 
-  for (int32_t t = 0; t < n; ++t)
-    dequantize_row(weights_.token_embd.type, weights_.token_embd.row(tokens[t]), &x_[size_t(t) * dim], dim);
+  // Lay the batch out as rows, checking every sequence before any work is done.
+  int32_t n = 0;
+  for (const SequenceStep& s : batch) {
+    const int64_t end = int64_t(s.pos) + int64_t(s.tokens.size());
+    if (s.tokens.empty()) fail("a sequence in the batch has no tokens");
+    if (s.pos < 0 || end > max_positions())
+      fail("positions ", s.pos, "..", end - 1, " do not fit the context of ", max_positions(), " tokens");
+    if (int64_t(s.blocks.size()) * bs < end) fail("block table too short for position ", end - 1);
+    if (n + int64_t(s.tokens.size()) > max_batch_) fail("batch of more than ", max_batch_, " tokens");
+    for (size_t i = 0; i < s.tokens.size(); ++i) {
+      const int32_t t = s.tokens[i];
+      if (t < 0 || t >= c.vocab_size) fail("token id ", t, " is outside the vocabulary (", c.vocab_size, ")");
+      dequantize_row(weights_.token_embd.type, weights_.token_embd.row(t), &x_[size_t(n) * dim], dim);
+      row_pos_[n] = s.pos + int32_t(i);
+      row_seq_[n] = &s;
+      ++n;
+    }
+  }
 
   for (int32_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
-    for (int32_t t = 0; t < n; ++t)
-      rmsnorm(&xb_[size_t(t) * dim], &x_[size_t(t) * dim], attn_norm_[l].data(), dim, c.rms_eps);
+    for (int32_t r = 0; r < n; ++r)
+      rmsnorm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], attn_norm_[l].data(), dim, c.rms_eps);
     matmul(w.wq, xb_.data(), q_.data(), n, pool_);
     matmul(w.wk, xb_.data(), k_.data(), n, pool_);
     matmul(w.wv, xb_.data(), v_.data(), n, pool_);
-    for (int32_t t = 0; t < n; ++t) {
-      rope_.apply(&q_[size_t(t) * dim], c.n_heads, c.head_dim(), pos + t, c.rope_style);
-      rope_.apply(&k_[size_t(t) * kv_dim], c.n_kv_heads, c.head_dim(), pos + t, c.rope_style);
-      std::copy_n(&k_[size_t(t) * kv_dim], kv_dim, cache_.key(l, pos + t));
-      std::copy_n(&v_[size_t(t) * kv_dim], kv_dim, cache_.value(l, pos + t));
+    for (int32_t r = 0; r < n; ++r) {
+      const int32_t pos = row_pos_[r];
+      rope_.apply(&q_[size_t(r) * dim], c.n_heads, c.head_dim(), pos, c.rope_style);
+      rope_.apply(&k_[size_t(r) * kv_dim], c.n_kv_heads, c.head_dim(), pos, c.rope_style);
+      const int32_t block = row_seq_[r]->blocks[pos / bs], slot = pos % bs;
+      std::copy_n(&k_[size_t(r) * kv_dim], kv_dim, kv.key(l, block, slot));
+      std::copy_n(&v_[size_t(r) * kv_dim], kv_dim, kv.value(l, block, slot));
     }
-    attention(l, n, pos);
+    attention(l, n, kv);
     matmul(w.wo, att_.data(), xb_.data(), n, pool_);
     add_into(x_.data(), xb_.data(), int64_t(n) * dim);
 
-    for (int32_t t = 0; t < n; ++t)
-      rmsnorm(&xb_[size_t(t) * dim], &x_[size_t(t) * dim], ffn_norm_[l].data(), dim, c.rms_eps);
+    for (int32_t r = 0; r < n; ++r)
+      rmsnorm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], ffn_norm_[l].data(), dim, c.rms_eps);
     matmul(w.w_gate, xb_.data(), hb_.data(), n, pool_);
     matmul(w.w_up, xb_.data(), hb2_.data(), n, pool_);
     swiglu(hb_.data(), hb2_.data(), int64_t(n) * hid);
     matmul(w.w_down, hb_.data(), xb_.data(), n, pool_);
     add_into(x_.data(), xb_.data(), int64_t(n) * dim);
   }
-
-  if (!logits) return;
-  // Final norm and classifier, for every token or only the last one.
-  const int32_t first = all_logits ? 0 : n - 1;
-  for (int32_t t = first; t < n; ++t)
-    rmsnorm(&xb_[size_t(t - first) * dim], &x_[size_t(t) * dim], output_norm_.data(), dim, c.rms_eps);
-  matmul(weights_.output, xb_.data(), logits, n - first, pool_);
+  classifier(batch);
 }
 
-void Decoder::attention(int32_t layer, int32_t n, int32_t pos) {
+// Final norm and classifier, only for the rows whose logits were asked for; they are gathered
+// into consecutive rows of xb_ so one matrix product serves every sequence of the batch.
+void Decoder::classifier(std::span<const SequenceStep> batch) {
+  const int32_t dim = config_.dim, vocab = config_.vocab_size;
+  int32_t row = 0, wanted = 0;
+  for (const SequenceStep& s : batch) {
+    const int32_t n = int32_t(s.tokens.size());
+    if (s.logits) {
+      for (int32_t i = s.all_logits ? 0 : n - 1; i < n; ++i, ++wanted)
+        rmsnorm(&xb_[size_t(wanted) * dim], &x_[size_t(row + i) * dim], output_norm_.data(), dim, config_.rms_eps);
+    }
+    row += n;
+  }
+  if (wanted == 0) return;
+  if (batch.size() == 1) {  // one sequence: its rows are the caller's buffer as they are
+    matmul(weights_.output, xb_.data(), batch[0].logits, wanted, pool_);
+    return;
+  }
+  matmul(weights_.output, xb_.data(), logits_.data(), wanted, pool_);
+  int32_t at = 0;
+  for (const SequenceStep& s : batch) {
+    if (!s.logits) continue;
+    const int32_t rows = s.all_logits ? int32_t(s.tokens.size()) : 1;
+    std::copy_n(&logits_[size_t(at) * vocab], size_t(rows) * vocab, s.logits);
+    at += rows;
+  }
+}
+
+void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
   const ModelConfig& c = config_;
   const int32_t head_dim = c.head_dim(), group = c.n_heads / c.n_kv_heads;
   const int64_t items = int64_t(n) * c.n_heads;
   pool_.run([&](int i, int nth) {
-    float* scratch = &scores_[size_t(i) * cache_.context_length()];
+    float* scratch = &scores_[size_t(i) * max_positions()];
     auto [begin, end] = split_range(items, i, nth);
     for (int64_t item = begin; item < end; ++item) {
-      const int32_t t = int32_t(item / c.n_heads), h = int32_t(item % c.n_heads);
-      const int32_t kv_head = h / group;  // GQA: `group` query heads share one KV head
-      AttentionHead head{&q_[size_t(t) * c.dim + size_t(h) * head_dim],
-                         cache_.key(layer, 0) + size_t(kv_head) * head_dim,
-                         cache_.value(layer, 0) + size_t(kv_head) * head_dim,
-                         cache_.kv_dim(),
-                         head_dim,
-                         pos + t + 1};
-      attend(head, scratch, &att_[size_t(t) * c.dim + size_t(h) * head_dim]);
+      const int32_t r = int32_t(item / c.n_heads), h = int32_t(item % c.n_heads);
+      const int64_t kv_offset = int64_t(h / group) * head_dim;  // GQA: `group` query heads share a KV head
+      const AttentionHead head{&q_[size_t(r) * c.dim + size_t(h) * head_dim],
+                               kv.keys(layer) + kv_offset,
+                               kv.values(layer) + kv_offset,
+                               row_seq_[r]->blocks.data(),
+                               kv.block_size(),
+                               kv.block_stride(),
+                               kv.kv_dim(),
+                               head_dim,
+                               row_pos_[r] + 1};
+      attend(head, scratch, &att_[size_t(r) * c.dim + size_t(h) * head_dim]);
     }
   });
+}
+
+SequenceRunner::SequenceRunner(const LoadedModel& model, int32_t context_length, ThreadPool& pool)
+    : context_(context_length > 0 ? std::min(context_length, model.config.context_length)
+                                  : model.config.context_length),
+      decoder_(model, context_, kMaxBatch, pool),
+      kv_(model.config.n_layers, blocks_for(context_, kBlockSize), kBlockSize, model.config.kv_dim()),
+      blocks_(kv_.n_blocks()) {
+  std::iota(blocks_.begin(), blocks_.end(), 0);
+}
+
+void SequenceRunner::forward(std::span<const int32_t> tokens, int32_t pos, float* logits, bool all_logits) {
+  const int64_t n = int64_t(tokens.size());
+  if (n == 0) fail("forward pass needs at least one token");
+  const int32_t vocab = decoder_.config().vocab_size;
+  for (int64_t start = 0; start < n; start += kMaxBatch) {
+    const int32_t len = int32_t(std::min<int64_t>(kMaxBatch, n - start));
+    const bool last = start + len == n;
+    SequenceStep step{tokens.subspan(start, len), pos + int32_t(start), blocks_,
+                      all_logits ? logits + start * vocab : (last ? logits : nullptr), all_logits};
+    decoder_.forward({&step, 1}, kv_);
+  }
 }
 
 }  // namespace lumen

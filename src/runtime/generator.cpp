@@ -15,13 +15,13 @@ void check_prompt_fits(size_t n, int32_t context) {
   if (n > size_t(context)) fail("prompt of ", n, " tokens does not fit the context of ", context, " tokens");
 }
 
-Generator::Generator(Decoder& decoder, int32_t bos_id, int32_t eos_id)
-    : decoder_(decoder), bos_id_(bos_id), eos_id_(eos_id), logits_(decoder.config().vocab_size) {}
+Generator::Generator(SequenceRunner& runner, int32_t bos_id, int32_t eos_id)
+    : runner_(runner), bos_id_(bos_id), eos_id_(eos_id), logits_(runner.config().vocab_size) {}
 
 StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_tokens, Sampler& sampler,
                                const std::function<void(int32_t)>& on_token, std::vector<int32_t>& tokens,
                                GenerationStats& stats) {
-  const int32_t context = decoder_.context_length();
+  const int32_t context = runner_.context_length();
   if (prompt.empty()) fail("the prompt must hold at least one token (BOS)");
   check_prompt_fits(prompt.size(), context);
   if (max_new_tokens < 0) fail("token budget ", max_new_tokens, " is negative");
@@ -31,7 +31,7 @@ StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_
   stats.prompt_tokens = int32_t(prompt.size());
 
   auto start = std::chrono::steady_clock::now();
-  decoder_.forward(prompt, 0, logits_.data());
+  runner_.forward(prompt, 0, logits_.data());
   stats.prompt_seconds = seconds_since(start);
 
   if (max_new_tokens == 0) return StopReason::TokenLimit;
@@ -52,7 +52,7 @@ StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_
       reason = StopReason::ContextFull;
       break;
     }
-    decoder_.forward(std::span(&tokens[pos], 1), pos, logits_.data());
+    runner_.forward(std::span(&tokens[pos], 1), pos, logits_.data());
   }
   stats.generate_seconds = seconds_since(start);
   return reason;

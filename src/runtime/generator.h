@@ -27,7 +27,7 @@ enum class StopReason { EndOfSequence, TokenLimit, ContextFull };
 
 class Generator {
  public:
-  Generator(Decoder& decoder, int32_t bos_id, int32_t eos_id);
+  Generator(SequenceRunner& runner, int32_t bos_id, int32_t eos_id);
 
   // Generates up to max_new_tokens after `prompt` (which must hold at least one token). Each
   // new token is passed to on_token as soon as it is sampled; the end-of-sequence token (or
@@ -38,7 +38,7 @@ class Generator {
                       GenerationStats& stats);
 
  private:
-  Decoder& decoder_;
+  SequenceRunner& runner_;
   int32_t bos_id_, eos_id_;
   std::vector<float> logits_;
 };

@@ -24,8 +24,8 @@ void check_case(const LoadedModel& model, const test::GoldenCase& c, bool compar
   ASSERT_EQ(prompt, c.prompt_ids) << "prompt '" << c.prompt << "' encodes differently";
 
   ThreadPool pool(threads);
-  Decoder decoder(model, 0, pool);
-  Generator generator(decoder, model.vocab.bos_id, model.vocab.eos_id);
+  SequenceRunner runner(model, 0, pool);
+  Generator generator(runner, model.vocab.bos_id, model.vocab.eos_id);
   SamplingParams greedy;
   greedy.temperature = 0.0f;
   Sampler sampler(greedy, model.config.vocab_size);
