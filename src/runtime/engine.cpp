@@ -1,0 +1,363 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "formats/loaded_model.h"
+#include "models/decoder.h"
+#include "runtime/block_manager.h"
+#include "util/error.h"
+
+namespace lumen {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Request {
+  RequestParams params;
+  TokenCallback on_token;
+  Sampler sampler;
+  std::vector<int32_t> tokens;         // the prompt, then every generated token
+  int32_t computed = 0;                // positions whose keys and values are in the cache
+  std::vector<int32_t> blocks;         // block table
+  int32_t published = 0;               // leading full blocks offered to the prefix cache
+  int32_t cached_prompt_tokens = 0;    // prompt positions taken from the prefix cache
+  int32_t generated = 0;
+  std::vector<int32_t> counts;         // per token id, how often it was generated (OpenAI penalties)
+  std::vector<float> logits;
+  bool preempted = false;              // gave its blocks back; returns to the queue after this step
+  bool done = false;                   // finished or cancelled: no further events
+
+  Request(RequestParams p, TokenCallback cb, int32_t vocab)
+      : params(std::move(p)), on_token(std::move(cb)), sampler(params.sampling, vocab), tokens(params.prompt) {}
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  const LoadedModel& model;
+  EngineOptions options;
+  int32_t context;
+  ThreadPool pool;
+  Decoder decoder;
+  KvStore kv;
+  BlockManager blocks;
+
+  mutable std::mutex mutex;  // guards waiting, stop and the counters read by metrics()
+  std::condition_variable wake;
+  std::deque<std::unique_ptr<Request>> waiting;
+  std::vector<std::unique_ptr<Request>> running;  // in order of admission
+  bool stop = false;
+  EngineMetrics counters;
+  std::deque<std::pair<Clock::time_point, int32_t>> recent_steps;  // tokens generated per step
+  std::thread loop_thread;
+
+  Impl(const LoadedModel& m, EngineOptions o);
+  void loop();
+  bool step();
+  void admit();
+  bool ensure_blocks(Request& r, int32_t positions);
+  bool reserve(Request& r, int32_t positions, const std::vector<Request*>& in_batch);
+  void requeue_preempted();
+  void preempt(Request& r);
+  void release(Request& r);
+  void publish_full_blocks(Request& r);
+  bool emit(Request& r, const TokenEvent& e);
+  int32_t sample(Request& r);
+  void finish_step(int32_t generated);
+};
+
+namespace {
+
+int32_t default_threads() { return int32_t(std::max(1u, std::thread::hardware_concurrency())); }
+
+EngineOptions checked(EngineOptions o, const ModelConfig& c) {
+  if (o.max_sequences < 1) fail("--parallel must be at least 1");
+  if (o.context_length < 0 || o.context_length > c.context_length)
+    fail("context size ", o.context_length, " is outside the model's 0..", c.context_length);
+  if (o.context_length == 0) o.context_length = c.context_length;
+  if (o.block_size < 1 || o.prefill_chunk < 1 || o.max_queued < 0) fail("engine options must be positive");
+  // Room for every running sequence at full context, so admission alone never deadlocks.
+  const int32_t per_sequence = blocks_for(o.context_length, o.block_size);
+  if (o.kv_blocks == 0) o.kv_blocks = o.max_sequences * per_sequence;
+  if (o.kv_blocks < per_sequence) fail("a KV cache of ", o.kv_blocks, " blocks cannot hold one full context");
+  if (o.threads <= 0) o.threads = default_threads();
+  return o;
+}
+
+}  // namespace
+
+Engine::Impl::Impl(const LoadedModel& m, EngineOptions o)
+    : model(m),
+      options(checked(o, m.config)),
+      context(options.context_length),
+      pool(options.threads),
+      decoder(m, context, options.prefill_chunk + options.max_sequences, pool),
+      kv(m.config.n_layers, options.kv_blocks, options.block_size, m.config.kv_dim()),
+      blocks(options.kv_blocks, options.block_size) {
+  counters.kv_blocks_total = options.kv_blocks;
+  loop_thread = std::thread([this] { loop(); });
+}
+
+Engine::Engine(const LoadedModel& model, EngineOptions options) : impl_(std::make_unique<Impl>(model, options)) {}
+
+Engine::~Engine() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stop = true;
+  }
+  impl_->wake.notify_all();
+  impl_->loop_thread.join();
+  TokenEvent cancelled;
+  cancelled.finish = FinishReason::Cancelled;
+  for (auto& r : impl_->running) r->on_token(cancelled);
+  for (auto& r : impl_->waiting) r->on_token(cancelled);
+}
+
+int32_t Engine::context_length() const { return impl_->context; }
+
+bool Engine::submit(RequestParams params, TokenCallback on_token) {
+  const ModelConfig& c = impl_->model.config;
+  if (params.prompt.empty()) fail("the prompt must hold at least one token");
+  if (int64_t(params.prompt.size()) > impl_->context)
+    fail("prompt of ", params.prompt.size(), " tokens does not fit the context of ", impl_->context, " tokens");
+  if (params.max_tokens < 1) fail("max_tokens ", params.max_tokens, " must be at least 1");
+  for (int32_t t : params.prompt)
+    if (t < 0 || t >= c.vocab_size) fail("token id ", t, " is outside the vocabulary (", c.vocab_size, ")");
+  for (const auto& [t, bias] : params.logit_bias)
+    if (t < 0 || t >= c.vocab_size) fail("logit_bias names token ", t, ", outside the vocabulary");
+  auto request = std::make_unique<Request>(std::move(params), std::move(on_token), c.vocab_size);
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (int32_t(impl_->waiting.size()) >= impl_->options.max_queued) {
+      ++impl_->counters.requests_rejected;
+      return false;
+    }
+    ++impl_->counters.requests_total;
+    impl_->counters.prompt_tokens_total += request->tokens.size();
+    impl_->waiting.push_back(std::move(request));
+  }
+  impl_->wake.notify_one();
+  return true;
+}
+
+EngineMetrics Engine::metrics() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->counters;
+}
+
+void Engine::Impl::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex);
+      wake.wait(lock, [&] { return stop || !waiting.empty() || !running.empty(); });
+      if (stop) return;
+    }
+    admit();
+    step();
+  }
+}
+
+// Moves waiting requests into the running batch while there is a free slot, taking whatever
+// prefix of their prompt the cache already holds.
+void Engine::Impl::admit() {
+  while (int32_t(running.size()) < options.max_sequences) {
+    std::unique_ptr<Request> r;
+    {
+      std::lock_guard lock(mutex);
+      if (waiting.empty()) return;
+      r = std::move(waiting.front());
+      waiting.pop_front();
+    }
+    // Only blocks wholly before the last known token: at least one token must run to give logits.
+    const int32_t bs = options.block_size;
+    const int32_t reusable = (int32_t(r->tokens.size()) - 1) / bs;
+    int32_t parent = -1;
+    for (int32_t b = 0; b < reusable; ++b) {
+      const auto hit = blocks.lookup(parent, std::span(r->tokens).subspan(size_t(b) * bs, bs));
+      if (!hit) break;
+      r->blocks.push_back(*hit);
+      parent = *hit;
+    }
+    r->computed = r->published = int32_t(r->blocks.size());
+    r->computed *= bs;
+    if (r->generated == 0) r->cached_prompt_tokens = r->computed;
+    {
+      std::lock_guard lock(mutex);
+      counters.prompt_tokens_cached += r->computed;
+    }
+    running.push_back(std::move(r));
+  }
+}
+
+bool Engine::Impl::ensure_blocks(Request& r, int32_t positions) {
+  while (int32_t(r.blocks.size()) * options.block_size < positions) {
+    auto block = blocks.allocate();
+    if (!block) return false;
+    r.blocks.push_back(*block);
+  }
+  return true;
+}
+
+void Engine::Impl::release(Request& r) {
+  for (int32_t b : r.blocks) blocks.release(b);
+  r.blocks.clear();
+}
+
+// Out of blocks: the request gives its blocks back and waits at the head of the queue; when it
+// returns it recomputes its tokens (the prefix cache usually still holds most of them).
+void Engine::Impl::preempt(Request& r) {
+  release(r);
+  r.computed = r.published = 0;
+  r.preempted = true;
+  std::lock_guard lock(mutex);
+  ++counters.preemptions;
+}
+
+void Engine::Impl::publish_full_blocks(Request& r) {
+  const int32_t bs = options.block_size;
+  for (; r.published < r.computed / bs; ++r.published) {
+    const int32_t parent = r.published == 0 ? -1 : r.blocks[r.published - 1];
+    blocks.publish(r.blocks[r.published], parent, std::span(r.tokens).subspan(size_t(r.published) * bs, bs));
+  }
+}
+
+bool Engine::Impl::emit(Request& r, const TokenEvent& e) {
+  TokenEvent event = e;
+  event.prompt_tokens = int32_t(r.params.prompt.size());
+  event.cached_prompt_tokens = r.cached_prompt_tokens;
+  return r.on_token(event);
+}
+
+int32_t Engine::Impl::sample(Request& r) {
+  float* logits = r.logits.data();
+  for (const auto& [t, bias] : r.params.logit_bias) logits[t] += bias;
+  if (r.params.presence_penalty != 0.0f || r.params.frequency_penalty != 0.0f) {
+    if (r.counts.empty()) r.counts.assign(r.logits.size(), 0);
+    for (size_t i = r.params.prompt.size(); i < r.tokens.size(); ++i) {
+      const int32_t t = r.tokens[i];
+      if (r.counts[t]++ == 0) logits[t] -= r.params.presence_penalty;
+    }
+    for (size_t i = r.params.prompt.size(); i < r.tokens.size(); ++i) {
+      const int32_t t = r.tokens[i];
+      if (r.counts[t] > 0) {
+        logits[t] -= r.params.frequency_penalty * float(r.counts[t]);
+        r.counts[t] = 0;
+      }
+    }
+  }
+  return r.sampler.sample(logits, r.tokens);
+}
+
+// One engine step: every running request contributes its next tokens (decode: one; prefill: a
+// chunk), one forward runs them all, and each request that reached the end of its known tokens
+// samples and emits its next one.
+bool Engine::Impl::step() {
+  int32_t budget = decoder.max_batch_tokens();
+  std::vector<SequenceStep> batch;
+  std::vector<Request*> members;
+  // Decoding requests first (one token each), then prompt chunks, so nobody's decode stalls
+  // behind a long prompt. `running` stays in admission order: preemption takes the newest.
+  for (const bool decoding : {true, false}) {
+    for (auto& owner : running) {
+      Request& r = *owner;
+      const int32_t pending = int32_t(r.tokens.size()) - r.computed;
+      if ((pending == 1) != decoding || r.preempted || budget == 0) continue;
+      const int32_t n = std::min({pending, budget, options.prefill_chunk});
+      if (!reserve(r, r.computed + n, members)) {
+        preempt(r);
+        continue;
+      }
+      const bool wants_logits = r.computed + n == int32_t(r.tokens.size());
+      if (wants_logits) r.logits.resize(model.config.vocab_size);
+      batch.push_back({std::span(r.tokens).subspan(r.computed, n), r.computed, r.blocks,
+                       wants_logits ? r.logits.data() : nullptr, false});
+      members.push_back(&r);
+      budget -= n;
+    }
+  }
+  requeue_preempted();
+  if (batch.empty()) return false;
+  decoder.forward(batch, kv);
+
+  int32_t generated_now = 0;
+  for (size_t i = 0; i < members.size(); ++i) {
+    Request& r = *members[i];
+    r.computed += int32_t(batch[i].tokens.size());
+    publish_full_blocks(r);
+    if (!batch[i].logits) continue;
+    const int32_t next = sample(r);
+    TokenEvent e;
+    if (next == model.vocab.eos_id || next == model.vocab.bos_id) {
+      e.finish = FinishReason::EndOfSequence;
+    } else {
+      e.token = next;
+      r.tokens.push_back(next);
+      ++r.generated;
+      ++generated_now;
+      if (r.generated >= r.params.max_tokens) {
+        e.finish = FinishReason::Length;
+      } else if (int32_t(r.tokens.size()) > context) {  // the next position would not fit
+        e.finish = FinishReason::ContextFull;
+      }
+    }
+    const bool keep = emit(r, e);
+    if (!keep || e.finish != FinishReason::None) {
+      release(r);
+      r.done = true;
+      std::lock_guard lock(mutex);
+      ++counters.requests_finished;
+    }
+  }
+  std::erase_if(running, [](const auto& r) { return r->done; });
+  finish_step(generated_now);
+  return true;
+}
+
+// Makes room for `positions` positions of r, preempting the newest running requests that are
+// not already part of this step. False when even that cannot free enough.
+bool Engine::Impl::reserve(Request& r, int32_t positions, const std::vector<Request*>& in_batch) {
+  while (!ensure_blocks(r, positions)) {
+    auto victim = std::find_if(running.rbegin(), running.rend(), [&](const auto& o) {
+      return o.get() != &r && !o->preempted && !o->blocks.empty() &&
+             std::find(in_batch.begin(), in_batch.end(), o.get()) == in_batch.end();
+    });
+    if (victim == running.rend()) return false;
+    preempt(**victim);
+  }
+  return true;
+}
+
+// Preempted requests go back to the head of the queue, oldest first.
+void Engine::Impl::requeue_preempted() {
+  std::lock_guard lock(mutex);
+  for (auto it = running.rbegin(); it != running.rend(); ++it) {
+    if (!(*it)->preempted) continue;
+    (*it)->preempted = false;
+    waiting.push_front(std::move(*it));
+  }
+  std::erase_if(running, [](const auto& r) { return !r; });
+}
+
+void Engine::Impl::finish_step(int32_t generated) {
+  const auto now = Clock::now();
+  std::lock_guard lock(mutex);
+  recent_steps.emplace_back(now, generated);
+  while (!recent_steps.empty() && now - recent_steps.front().first > std::chrono::seconds(5)) recent_steps.pop_front();
+  int64_t tokens = 0;
+  for (const auto& [t, n] : recent_steps) tokens += n;
+  const double span = std::max(1e-3, std::chrono::duration<double>(now - recent_steps.front().first).count());
+  counters.generated_tokens_total += generated;
+  counters.generated_tokens_per_second = recent_steps.size() > 1 ? tokens / span : 0.0;
+  counters.running = int32_t(running.size());
+  counters.queued = int32_t(waiting.size());
+  counters.kv_blocks_used = blocks.used();
+  counters.kv_blocks_cached = blocks.cached();
+}
+
+}  // namespace lumen

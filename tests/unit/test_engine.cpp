@@ -1,0 +1,175 @@
+// The serving engine against the single-sequence path: whatever the batch around a request,
+// greedy output must be the output it gets alone; blocks must all come back.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "formats/loaded_model.h"
+#include "models/decoder.h"
+#include "runtime/engine.h"
+#include "runtime/generator.h"
+#include "test_paths.h"
+#include "tokenizer/spm_tokenizer.h"
+#include "util/error.h"
+
+namespace lumen {
+namespace {
+
+const LoadedModel& stories() {
+  static auto model = load_model(test::source_path("models/stories260K.bin"), test::source_path("models/tok512.bin"));
+  return *model;
+}
+
+SamplingParams greedy() {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  return p;
+}
+
+// What a request produces alone, through the single-sequence generator.
+std::vector<int32_t> alone(const std::vector<int32_t>& prompt, int32_t max_tokens) {
+  ThreadPool pool(1);
+  SequenceRunner runner(stories(), 0, pool);
+  Generator generator(runner, stories().vocab.bos_id, stories().vocab.eos_id);
+  Sampler sampler(greedy(), stories().config.vocab_size);
+  std::vector<int32_t> tokens;
+  GenerationStats stats;
+  generator.generate(prompt, max_tokens, sampler, [](int32_t) {}, tokens, stats);
+  return {tokens.begin() + prompt.size(), tokens.end()};
+}
+
+// Collects every request's tokens and waits for all of them to finish.
+struct Collector {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  std::vector<std::vector<int32_t>> outputs;
+  std::vector<TokenEvent> last;
+  int finished = 0;
+
+  explicit Collector(size_t n) : outputs(n), last(n) {}
+  TokenCallback callback(size_t i, int cancel_after = -1) {
+    return [this, i, cancel_after](const TokenEvent& e) {
+      std::lock_guard lock(mutex);
+      if (e.token >= 0) outputs[i].push_back(e.token);
+      last[i] = e;
+      const bool cancel = cancel_after >= 0 && int(outputs[i].size()) >= cancel_after;
+      if (e.finish != FinishReason::None || cancel) {
+        ++finished;
+        done_cv.notify_all();
+      }
+      return !cancel;
+    };
+  }
+  void wait(int n) {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(done_cv.wait_for(lock, std::chrono::seconds(60), [&] { return finished >= n; }));
+  }
+};
+
+std::vector<std::vector<int32_t>> prompts() {
+  SpmTokenizer tok(stories().vocab);
+  std::vector<std::vector<int32_t>> out;
+  for (const char* text : {"Once upon a time", "The dog ran to the", "", "Lily's mom said",
+                           "Tom and Sue went to the park and saw a big tree with many", "A cat"})
+    out.push_back(tok.encode(text, true));
+  return out;
+}
+
+void expect_same_as_alone(EngineOptions options, bool expect_preemption) {
+  const auto ps = prompts();
+  const std::vector<int32_t> budgets{40, 7, 60, 25, 33, 1};
+  Engine engine(stories(), options);
+  Collector c(ps.size());
+  for (size_t i = 0; i < ps.size(); ++i) {
+    RequestParams p;
+    p.prompt = ps[i];
+    p.max_tokens = budgets[i];
+    p.sampling = greedy();
+    ASSERT_TRUE(engine.submit(p, c.callback(i)));
+  }
+  c.wait(int(ps.size()));
+  for (size_t i = 0; i < ps.size(); ++i) EXPECT_EQ(c.outputs[i], alone(ps[i], budgets[i])) << "request " << i;
+  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+  EXPECT_EQ(engine.metrics().requests_finished, ps.size());
+  EXPECT_EQ(engine.metrics().preemptions > 0, expect_preemption);
+}
+
+TEST(Engine, BatchedGreedyEqualsAlone) {
+  EngineOptions o;
+  o.max_sequences = 4;
+  o.threads = 2;
+  o.prefill_chunk = 8;  // long prompts take several steps, mixed with others' decoding
+  expect_same_as_alone(o, false);
+}
+
+TEST(Engine, PreemptionUnderBlockPressureStillEqualsAlone) {
+  EngineOptions o;
+  o.max_sequences = 4;
+  o.threads = 1;
+  o.block_size = 4;
+  o.context_length = 96;
+  o.kv_blocks = 24;  // one full context: four sequences cannot all grow at once
+  o.prefill_chunk = 5;
+  expect_same_as_alone(o, true);
+}
+
+TEST(Engine, CancelledRequestsFreeTheirBlocks) {
+  EngineOptions o;
+  o.threads = 1;
+  Engine engine(stories(), o);
+  Collector c(1);
+  RequestParams p;
+  p.prompt = prompts()[0];
+  p.max_tokens = 200;
+  p.sampling = greedy();
+  ASSERT_TRUE(engine.submit(p, c.callback(0, 5)));
+  c.wait(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the loop finishes its step
+  EXPECT_EQ(c.outputs[0].size(), 5u);
+  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+}
+
+TEST(Engine, SharedPrefixIsNotPrefilledTwice) {
+  EngineOptions o;
+  o.threads = 1;
+  o.block_size = 4;
+  Engine engine(stories(), o);
+  SpmTokenizer tok(stories().vocab);
+  const auto first = tok.encode("Tom and Sue went to the park and saw a big tree with many birds", true);
+  auto second = first;
+  second.push_back(first[3]);  // the same 15 + 1 tokens, then one more
+  Collector c(2);
+  for (size_t i = 0; i < 2; ++i) {
+    RequestParams p;
+    p.prompt = i == 0 ? first : second;
+    p.max_tokens = 3;
+    p.sampling = greedy();
+    ASSERT_TRUE(engine.submit(p, c.callback(i)));
+    c.wait(int(i) + 1);
+  }
+  EXPECT_EQ(c.last[0].cached_prompt_tokens, 0);
+  // Every full block of the first prompt is reused: (len - 1) / 4 whole blocks before the last token.
+  EXPECT_EQ(c.last[1].cached_prompt_tokens, int32_t((second.size() - 1) / 4 * 4));
+  EXPECT_EQ(c.outputs[1], alone(second, 3));
+}
+
+TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {
+  EngineOptions o;
+  o.threads = 1;
+  o.max_queued = 0;
+  Engine engine(stories(), o);
+  RequestParams p;
+  p.prompt = prompts()[0];
+  p.sampling = greedy();
+  EXPECT_FALSE(engine.submit(p, [](const TokenEvent&) { return true; }));
+  EXPECT_EQ(engine.metrics().requests_rejected, 1u);
+  p.prompt.assign(600, 5);  // longer than the 512-token context
+  EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
+  p.prompt = {1};
+  p.max_tokens = 0;
+  EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
+}
+
+}  // namespace
+}  // namespace lumen
