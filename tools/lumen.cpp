@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   lumen::cli::register_tokenize(app);
   lumen::cli::register_inspect(app);
   lumen::cli::register_convert(app);
+  lumen::cli::register_serve(app);
+  lumen::cli::register_quantize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

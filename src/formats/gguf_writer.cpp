@@ -77,6 +77,15 @@ void GgufWriter::add_i32_array(std::string_view key, std::span<const int32_t> v)
   for (int32_t x : v) metadata_.put(x);
 }
 
+void GgufWriter::add_value(std::string_view key, const GgufValue& v) {
+  begin_key(key, v.type);
+  if (v.type == GgufType::Array) {
+    metadata_.put_type(v.elem_type);
+    metadata_.put(v.count);
+  }
+  metadata_.put_bytes(v.bytes);
+}
+
 void GgufWriter::add_tensor(std::string name, DType type, std::vector<int64_t> shape, std::span<const uint8_t> data) {
   for (const auto& t : tensors_)
     if (t.name == name) fail("tensor '", name, "' added twice");

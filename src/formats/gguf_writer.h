@@ -58,6 +58,8 @@ class GgufWriter {
   void add_string_array(std::string_view key, const std::vector<std::string>& v);
   void add_f32_array(std::string_view key, std::span<const float> v);
   void add_i32_array(std::string_view key, std::span<const int32_t> v);
+  // A value read from another GGUF, copied as it is encoded (quantize carries metadata over).
+  void add_value(std::string_view key, const GgufValue& v);
 
   // A tensor whose bytes the caller keeps alive until write() returns. The byte count must
   // match the type and shape (ggml order: shape[0] is the row length).
