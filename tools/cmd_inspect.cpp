@@ -28,9 +28,10 @@ void inspect(const ModelOptions& o) {
   const ModelCosts costs = model_costs(*model);
   std::printf("\nparameters: %lld (%.2f M)\n", (long long)costs.parameters, costs.parameters / 1e6);
   std::printf("weight bytes: %.2f MiB\n", costs.weight_bytes / 1048576.0);
-  std::printf("KV cache: %lld bytes per token (2 x %d layers x %d kv dim x 4 bytes), %.2f MiB at %d tokens\n",
-              (long long)costs.kv_bytes_per_token, c.n_layers, c.kv_dim(),
-              costs.kv_bytes_per_token * double(c.context_length) / 1048576.0, c.context_length);
+  std::printf("KV cache: %lld bytes per token in f16 (2 x %d layers x %d kv dim x 2 bytes; %lld in f32), "
+              "%.2f MiB at %d tokens\n",
+              (long long)costs.kv_values_per_token * 2, c.n_layers, c.kv_dim(), (long long)costs.kv_values_per_token * 4,
+              costs.kv_values_per_token * 2.0 * c.context_length / 1048576.0, c.context_length);
   std::printf("per generated token: %.2f MiB of weights read, %.3f GFLOP in matrices + %.3f GFLOP attention at "
               "position %d\n",
               costs.weight_bytes_per_token / 1048576.0, costs.matmul_flops_per_token / 1e9,

@@ -44,7 +44,8 @@ struct Session::State {
   State(std::shared_ptr<const Model> m, const SessionOptions& o)
       : model(std::move(m)),
         pool(o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()))),
-        runner(model->loaded(), o.context_length, pool),
+        runner(model->loaded(), o.context_length, pool,
+               {parse_cache_type(o.cache_type_k), parse_cache_type(o.cache_type_v)}),
         generator(runner, model->loaded().vocab.bos_id, model->loaded().vocab.eos_id) {}
 };
 

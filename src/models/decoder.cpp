@@ -79,8 +79,8 @@ void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
       rope_.apply(&q_[size_t(r) * dim], c.n_heads, c.head_dim(), pos, c.rope_style);
       rope_.apply(&k_[size_t(r) * kv_dim], c.n_kv_heads, c.head_dim(), pos, c.rope_style);
       const int32_t block = row_seq_[r]->blocks[pos / bs], slot = pos % bs;
-      std::copy_n(&k_[size_t(r) * kv_dim], kv_dim, kv.key(l, block, slot));
-      std::copy_n(&v_[size_t(r) * kv_dim], kv_dim, kv.value(l, block, slot));
+      kv.store_key(l, block, slot, &k_[size_t(r) * kv_dim]);
+      kv.store_value(l, block, slot, &v_[size_t(r) * kv_dim]);
     }
     attention(l, n, kv);
     matmul(w.wo, att_.data(), xb_.data(), n, pool_);
@@ -134,14 +134,16 @@ void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
     auto [begin, end] = split_range(items, i, nth);
     for (int64_t item = begin; item < end; ++item) {
       const int32_t r = int32_t(item / c.n_heads), h = int32_t(item % c.n_heads);
-      const int64_t kv_offset = int64_t(h / group) * head_dim;  // GQA: `group` query heads share a KV head
+      const int32_t kv_head = h / group;  // GQA: `group` query heads share one KV head
+      const KvView keys{kv.keys(layer) + row_bytes(kv.types().keys, int64_t(kv_head) * head_dim), kv.types().keys,
+                        int64_t(kv.key_row_bytes())};
+      const KvView values{kv.values(layer) + row_bytes(kv.types().values, int64_t(kv_head) * head_dim),
+                          kv.types().values, int64_t(kv.value_row_bytes())};
       const AttentionHead head{&q_[size_t(r) * c.dim + size_t(h) * head_dim],
-                               kv.keys(layer) + kv_offset,
-                               kv.values(layer) + kv_offset,
+                               keys,
+                               values,
                                row_seq_[r]->blocks.data(),
                                kv.block_size(),
-                               kv.block_stride(),
-                               kv.kv_dim(),
                                head_dim,
                                row_pos_[r] + 1};
       attend(head, scratch, &att_[size_t(r) * c.dim + size_t(h) * head_dim]);
@@ -149,11 +151,12 @@ void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
   });
 }
 
-SequenceRunner::SequenceRunner(const LoadedModel& model, int32_t context_length, ThreadPool& pool)
+SequenceRunner::SequenceRunner(const LoadedModel& model, int32_t context_length, ThreadPool& pool,
+                               KvCacheTypes cache_types)
     : context_(context_length > 0 ? std::min(context_length, model.config.context_length)
                                   : model.config.context_length),
       decoder_(model, context_, kMaxBatch, pool),
-      kv_(model.config.n_layers, blocks_for(context_, kBlockSize), kBlockSize, model.config.kv_dim()),
+      kv_(model.config.n_layers, blocks_for(context_, kBlockSize), kBlockSize, model.config.kv_dim(), cache_types),
       blocks_(kv_.n_blocks()) {
   std::iota(blocks_.begin(), blocks_.end(), 0);
 }

@@ -64,7 +64,7 @@ class Decoder {
 // the library's Session use. Splits long inputs into batches the decoder can carry.
 class SequenceRunner {
  public:
-  SequenceRunner(const LoadedModel& model, int32_t context_length, ThreadPool& pool);
+  SequenceRunner(const LoadedModel& model, int32_t context_length, ThreadPool& pool, KvCacheTypes cache_types = {});
 
   // Runs tokens at positions pos.. (appending to the cache). Logits: the last token's
   // (vocab floats), or with all_logits every token's (n x vocab floats).

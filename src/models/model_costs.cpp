@@ -10,7 +10,7 @@ ModelCosts model_costs(const LoadedModel& model) {
     k.parameters += t.elements();
     k.weight_bytes += int64_t(t.bytes());
   }
-  k.kv_bytes_per_token = int64_t(2) * c.n_layers * c.kv_dim() * int64_t(sizeof(float));
+  k.kv_values_per_token = int64_t(2) * c.n_layers * c.kv_dim();
 
   int64_t matrix_params = w.output.elements();
   k.weight_bytes_per_token = int64_t(w.output.bytes() + w.output_norm.bytes()) +

@@ -98,7 +98,7 @@ Engine::Impl::Impl(const LoadedModel& m, EngineOptions o)
       context(options.context_length),
       pool(options.threads),
       decoder(m, context, options.prefill_chunk + options.max_sequences, pool),
-      kv(m.config.n_layers, options.kv_blocks, options.block_size, m.config.kv_dim()),
+      kv(m.config.n_layers, options.kv_blocks, options.block_size, m.config.kv_dim(), options.cache_types),
       blocks(options.kv_blocks, options.block_size) {
   counters.kv_blocks_total = options.kv_blocks;
   loop_thread = std::thread([this] { loop(); });

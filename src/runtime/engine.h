@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "runtime/kv_cache.h"
 #include "runtime/sampler.h"
 
 namespace lumen {
@@ -27,6 +28,7 @@ struct EngineOptions {
   int32_t max_queued = 64;      // waiting requests beyond this are refused (HTTP 503)
   int32_t prefill_chunk = 64;   // prompt tokens one request may prefill per step
   int32_t threads = 0;          // 0: every hardware thread
+  KvCacheTypes cache_types;     // f16 keys and values unless set
 };
 
 enum class FinishReason { None, Length, EndOfSequence, Cancelled, ContextFull };

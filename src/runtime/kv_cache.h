@@ -4,36 +4,52 @@
 // p % block_size. Blocks need not be contiguous, so many sequences share one pool of memory
 // and a block can be shared by every sequence whose prompt starts with the same tokens.
 //
-// Layout: [layer][block][slot][kv_dim] floats for keys, the same for values. Allocated once;
-// the token loop never allocates.
+// Layout: [layer][block][slot] rows of kv_dim values for keys, the same for values, each in
+// its own element type (F32 or F16; llama.cpp's --cache-type-k/-v). Allocated once; the token
+// loop never allocates.
 #include <cstddef>
 #include <cstdint>
-#include <span>
+#include <string>
 #include <vector>
+
+#include "tensor/dtype.h"
 
 namespace lumen {
 
+struct KvCacheTypes {
+  DType keys = DType::F16;
+  DType values = DType::F16;
+};
+
+// Parses llama.cpp's cache type names ("f32", "f16"); fails naming the valid ones.
+DType parse_cache_type(const std::string& name);
+
 class KvStore {
  public:
-  KvStore(int32_t n_layers, int32_t n_blocks, int32_t block_size, int32_t kv_dim);
+  KvStore(int32_t n_layers, int32_t n_blocks, int32_t block_size, int32_t kv_dim, KvCacheTypes types = {});
 
-  float* key(int32_t layer, int32_t block, int32_t slot) { return &keys_[index(layer, block, slot)]; }
-  float* value(int32_t layer, int32_t block, int32_t slot) { return &values_[index(layer, block, slot)]; }
-  const float* keys(int32_t layer) const { return &keys_[index(layer, 0, 0)]; }
-  const float* values(int32_t layer) const { return &values_[index(layer, 0, 0)]; }
+  // Stores one position's keys or values (kv_dim floats), converting to the storage type.
+  void store_key(int32_t layer, int32_t block, int32_t slot, const float* row);
+  void store_value(int32_t layer, int32_t block, int32_t slot, const float* row);
+  const uint8_t* keys(int32_t layer) const { return &keys_[index(layer, 0, 0, key_row_)]; }
+  const uint8_t* values(int32_t layer) const { return &values_[index(layer, 0, 0, value_row_)]; }
 
+  KvCacheTypes types() const { return types_; }
   int32_t n_blocks() const { return n_blocks_; }
   int32_t block_size() const { return block_size_; }
   int32_t kv_dim() const { return kv_dim_; }
-  int64_t block_stride() const { return int64_t(block_size_) * kv_dim_; }  // floats per block
-  size_t bytes() const { return (keys_.size() + values_.size()) * sizeof(float); }
+  size_t key_row_bytes() const { return key_row_; }
+  size_t value_row_bytes() const { return value_row_; }
+  size_t bytes() const { return keys_.size() + values_.size(); }
 
  private:
-  size_t index(int32_t layer, int32_t block, int32_t slot) const {
-    return ((size_t(layer) * n_blocks_ + block) * block_size_ + slot) * kv_dim_;
+  size_t index(int32_t layer, int32_t block, int32_t slot, size_t row) const {
+    return ((size_t(layer) * n_blocks_ + block) * block_size_ + slot) * row;
   }
   int32_t n_blocks_, block_size_, kv_dim_;
-  std::vector<float> keys_, values_;
+  KvCacheTypes types_;
+  size_t key_row_, value_row_;
+  std::vector<uint8_t> keys_, values_;
 };
 
 // Blocks needed to hold n positions.

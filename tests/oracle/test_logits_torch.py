@@ -3,7 +3,8 @@
 Random-weight llama2.c models, one with GQA (odd head count per KV group) and one with MHA,
 are generated here; lumen writes the logits of every prompt position with --logits-out, the
 reference computes them in float64. Tolerance: max |lumen - ref| / max |ref| <= 1e-4 over all
-positions and the whole vocabulary, and the same argmax at every position.
+positions and the whole vocabulary, and the same argmax at every position. The KV cache is kept
+in float32 here (lumen's default is f16, as llama.cpp's), so the comparison is of the math alone.
 """
 import os
 import subprocess
@@ -41,7 +42,8 @@ def main():
             for threads in ("1", "2"):
                 out = os.path.join(a.work, f"logits-{name}-{i}-{threads}.npy")
                 subprocess.run([a.lumen, "run", "-m", model, "-z", tokenizer, "-p", prompt, "-n", "0",
-                                "-t", threads, "--logits-out", out], check=True, stdout=subprocess.DEVNULL)
+                                "-t", threads, "--logits-out", out,
+                                "--cache-type-k", "f32", "--cache-type-v", "f32"], check=True, stdout=subprocess.DEVNULL)
                 ours = np.load(out)
                 ids = subprocess.run([a.lumen, "tokenize", "-m", model, "-z", tokenizer, "--ids", "-p", prompt],
                                      check=True, capture_output=True, text=True).stdout

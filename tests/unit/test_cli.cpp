@@ -69,8 +69,8 @@ TEST(Cli, InspectPrintsShapesAndCosts) {
                             test::source_path("models/tok512.bin")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("dim 64 | hidden 172 | layers 5 | heads 8 | kv heads 4"), std::string::npos) << r.out;
-  // Seed 001: 2 (K and V) x 5 layers x kv_dim (4 heads x 8) x 4 bytes = 1280 bytes per token.
-  EXPECT_NE(r.out.find("KV cache: 1280 bytes per token"), std::string::npos) << r.out;
+  // Seed 001: 2 (K and V) x 5 layers x kv_dim (4 heads x 8) x 2 bytes (f16) = 640 bytes per token.
+  EXPECT_NE(r.out.find("KV cache: 640 bytes per token in f16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("blk.4.ffn_down.weight"), std::string::npos);
 }
 

@@ -24,7 +24,8 @@ void check_case(const LoadedModel& model, const test::GoldenCase& c, bool compar
   ASSERT_EQ(prompt, c.prompt_ids) << "prompt '" << c.prompt << "' encodes differently";
 
   ThreadPool pool(threads);
-  SequenceRunner runner(model, 0, pool);
+  // llama2.c keeps its cache in float32; so does this comparison.
+  SequenceRunner runner(model, 0, pool, {DType::F32, DType::F32});
   Generator generator(runner, model.vocab.bos_id, model.vocab.eos_id);
   SamplingParams greedy;
   greedy.temperature = 0.0f;
