@@ -28,6 +28,7 @@ struct Vocab {
   int32_t eos_id = 2;
   int32_t unk_id = 0;
   bool add_bos = true;
+  std::string chat_template;  // tokenizer.chat_template (Jinja); empty: the server's fallback
 
   int32_t size() const { return int32_t(pieces.size()); }
 };

@@ -1,0 +1,56 @@
+#pragma once
+// The link between one request running on the engine's loop thread and the HTTP thread that
+// answers it. The engine's callback turns tokens into text (holding back split characters and
+// possible stop strings, cancelling the request when a stop string completes or the client has
+// gone) and hands it over; the HTTP thread takes what has arrived, waiting when nothing has.
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/engine.h"
+#include "server/openai_protocol.h"
+#include "server/text_stream.h"
+#include "tokenizer/spm_tokenizer.h"
+
+namespace lumen::server {
+
+class Generation {
+ public:
+  struct Update {
+    std::string text;           // new text since the last take()
+    bool finished = false;      // no more text will come
+    std::string finish_reason;  // "stop", "length" (set once finished)
+    Usage usage;
+  };
+
+  // `last_prompt_token` is what the first generated piece is decoded after (it decides whether
+  // SentencePiece's leading space is dropped).
+  Generation(const SpmTokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops);
+
+  // The callback for Engine::submit; it keeps the Generation alive for as long as the engine
+  // holds it.
+  static TokenCallback callback(std::shared_ptr<Generation> generation);
+
+  // Waits up to `timeout` for text or the end; returns what arrived since the last call.
+  Update take(std::chrono::milliseconds timeout);
+
+  // The client has gone: the engine's next callback returns false, which frees the request.
+  void cancel();
+
+ private:
+  bool on_token(const TokenEvent& event);  // on the engine's thread
+
+  const SpmTokenizer& tokenizer_;
+  int32_t previous_;
+  TextStream text_stream_;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Update pending_;
+  bool cancelled_ = false;
+};
+
+}  // namespace lumen::server

@@ -1,0 +1,205 @@
+#include "server/http_server.h"
+
+#include <atomic>
+#include <chrono>
+#include <random>
+
+#include <httplib.h>
+
+#include "formats/loaded_model.h"
+#include "server/generation.h"
+#include "server/metrics_text.h"
+#include "server/openai_protocol.h"
+#include "server/prompt_builder.h"
+#include "server/sse.h"
+#include "server/web_page.h"
+#include "util/error.h"
+
+namespace lumen::server {
+
+using json = nlohmann::json;
+
+namespace {
+
+// How long a streaming response waits for text before checking that the client is still there.
+constexpr std::chrono::milliseconds kStreamPoll{200};
+
+void send_json(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_content(to_wire(body), "application/json");
+}
+
+void send_error(httplib::Response& res, const ApiError& e) { send_json(res, e.body(), e.status); }
+
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  std::shared_ptr<const Model> model;
+  Engine& engine;
+  ServerOptions options;
+  SpmTokenizer tokenizer;  // decodes streamed pieces (the public Model decodes whole sequences)
+  PromptBuilder prompts;
+  httplib::Server http;
+  std::atomic<uint64_t> next_id{0};
+  const uint64_t id_prefix = std::random_device{}();  // ids stay unique across restarts
+
+  Impl(std::shared_ptr<const Model> m, Engine& e, ServerOptions o)
+      : model(std::move(m)),
+        engine(e),
+        options(std::move(o)),
+        tokenizer(model->loaded().vocab),
+        prompts(model, engine.context_length()) {
+    http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(size_t(n)); };
+    http.set_payload_max_length(options.max_body_bytes);
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                  : httplib::Server::HandlerResponse::Handled;
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      try {
+        std::rethrow_exception(ep);
+      } catch (const ApiError& e) {
+        send_error(res, e);
+      } catch (const Error& e) {  // the engine refusing a request it can never run
+        send_error(res, ApiError(400, e.what()));
+      } catch (const std::exception& e) {
+        send_error(res, ApiError(500, std::string("internal error: ") + e.what()));
+      }
+    });
+    // httplib's own refusals (no route, oversize body, unparsable request) get a JSON body too.
+    http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 404) send_error(res, ApiError(404, "no route for " + req.method + " " + req.path, "", "not_found"));
+      else if (res.status == 413) send_error(res, ApiError(413, "the request body is too large", "", "payload_too_large"));
+      else send_error(res, ApiError(res.status, "bad request (HTTP " + std::to_string(res.status) + ")"));
+    });
+    routes();
+  }
+
+  // /health and the page stay open so load balancers and browsers can reach them; the page
+  // sends the key it is given with its API calls.
+  bool authorized(const httplib::Request& req, httplib::Response& res) const {
+    if (options.api_key.empty() || req.path == "/" || req.path == "/health") return true;
+    if (req.get_header_value("Authorization") == "Bearer " + options.api_key) return true;
+    send_error(res, ApiError(401, "a valid API key is required (Authorization: Bearer KEY)", "", "invalid_api_key"));
+    return false;
+  }
+
+  void routes() {
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(kIndexHtml.data(), kIndexHtml.size(), "text/html; charset=utf-8");
+    });
+    http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_text(engine.metrics()), "text/plain; version=0.0.4");
+    });
+    http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, {{"object", "list"},
+                      {"data", {{{"id", options.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "lumen"},
+                                 {"context_length", engine.context_length()}}}}});
+    });
+    http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) { tokenize(req, res); });
+    http.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) { detokenize(req, res); });
+    http.Post("/v1/completions",
+              [this](const httplib::Request& req, httplib::Response& res) { complete(req, res, false); });
+    http.Post("/v1/chat/completions",
+              [this](const httplib::Request& req, httplib::Response& res) { complete(req, res, true); });
+  }
+
+  // llama.cpp's shapes: {"content": text, "add_special": bool} -> {"tokens": [...]}.
+  void tokenize(const httplib::Request& req, httplib::Response& res) const {
+    const json body = parse_json_object(req.body);
+    if (!body.contains("content") || !body["content"].is_string())
+      throw ApiError(400, "'content' must be a string", "content", "invalid_value");
+    const json add_special = body.value("add_special", json(false));
+    if (!add_special.is_boolean()) throw ApiError(400, "'add_special' must be a boolean", "add_special", "invalid_value");
+    send_json(res, {{"tokens", model->tokenize(body["content"].get<std::string>(), add_special.get<bool>())}});
+  }
+
+  // {"tokens": [...]} -> {"content": text}.
+  void detokenize(const httplib::Request& req, httplib::Response& res) const {
+    const json body = parse_json_object(req.body);
+    const int32_t vocab_size = model->info().vocab_size;
+    const auto bad = [] { throw ApiError(400, "'tokens' must be an array of token ids", "tokens", "invalid_value"); };
+    if (!body.contains("tokens") || !body["tokens"].is_array()) bad();
+    std::vector<int32_t> tokens;
+    for (const json& t : body["tokens"]) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= vocab_size) bad();
+      tokens.push_back(t.get<int32_t>());
+    }
+    send_json(res, {{"content", model->detokenize(tokens)}});
+  }
+
+  void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
+    const CompletionRequest request = parse_completion_request(req.body, chat);
+    RequestParams params = prompts.build(request);
+    auto generation = std::make_shared<Generation>(tokenizer, params.prompt.back(), request.stop);
+    const ResponseHeader header{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id_prefix) + "-" +
+                                    std::to_string(next_id++),
+                                unix_seconds(), options.model_name};
+    if (!engine.submit(std::move(params), Generation::callback(generation)))
+      throw ApiError(503, "the server is busy (its request queue is full); retry later", "", "queue_full");
+    if (request.stream) stream(res, request, header, generation);
+    else answer(res, request, header, *generation);
+  }
+
+  static void answer(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
+                     Generation& generation) {
+    std::string text;
+    for (;;) {
+      Generation::Update u = generation.take(std::chrono::seconds(1));
+      text += u.text;
+      if (u.finished) return send_json(res, completion_response(request, header, text, u.finish_reason, u.usage));
+    }
+  }
+
+  static void stream(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
+                     std::shared_ptr<Generation> generation) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [request, header, generation, started = false](size_t, httplib::DataSink& sink) mutable {
+          const auto send = [&](const std::string& event) { return sink.write(event.data(), event.size()); };
+          if (!started && request.chat && !send(sse_event(stream_chunk(request, header, "", std::nullopt, true))))
+            return false;
+          started = true;
+          const Generation::Update u = generation->take(kStreamPoll);
+          if (!sink.is_writable()) return false;
+          if (!u.finished) return u.text.empty() || send(sse_event(stream_chunk(request, header, u.text, std::nullopt)));
+          if (!send(sse_event(stream_chunk(request, header, u.text, u.finish_reason)))) return false;
+          if (request.include_usage && !send(sse_event(usage_chunk(request, header, u.usage)))) return false;
+          if (!send(sse_done())) return false;
+          sink.done();
+          return true;
+        },
+        // Runs however the response ended; after a failed write (the client went away) the
+        // engine's next callback then cancels the request and frees its KV blocks.
+        [generation](bool) { generation->cancel(); });
+  }
+};
+
+HttpServer::HttpServer(std::shared_ptr<const Model> model, Engine& engine, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(model), engine, std::move(options))) {}
+HttpServer::~HttpServer() = default;
+
+int HttpServer::bind() {
+  const ServerOptions& o = impl_->options;
+  if (o.port == 0) {
+    const int port = impl_->http.bind_to_any_port(o.host);
+    if (port < 0) fail("cannot listen on ", o.host);
+    return port;
+  }
+  if (!impl_->http.bind_to_port(o.host, o.port)) fail("cannot listen on ", o.host, ":", o.port);
+  return o.port;
+}
+
+void HttpServer::run() { impl_->http.listen_after_bind(); }
+void HttpServer::stop() { impl_->http.stop(); }
+
+const std::string& HttpServer::chat_template_warning() const { return impl_->prompts.warning(); }
+
+}  // namespace lumen::server
