@@ -93,27 +93,28 @@ class Cursor {
 // Reads (and so validates) one value of type `type`, leaving the cursor after it.
 GgufValue read_value(Cursor& c, GgufType type, const std::string& what, int depth) {
   GgufValue v{type, GgufType::U8, 0, {}};
-  const size_t start = c.pos();
-  if (type == GgufType::String) {
-    c.read_string(what);
-  } else if (type == GgufType::Array) {
-    if (depth >= kMaxArrayDepth) fail(what, " nests arrays more than ", kMaxArrayDepth, " deep");
-    v.elem_type = c.read_type(what);
-    const size_t elem = fixed_size(v.elem_type);
-    // A string element is at least its 8-byte length, an array at least its type and count.
-    v.count = c.read_count(what, elem ? elem : v.elem_type == GgufType::String ? 8 : 12);
-    const size_t first = c.pos();
-    if (elem) {
-      c.take(v.count * elem, what);  // cannot overflow: read_count bounded count by the bytes left
+  if (type != GgufType::Array) {
+    const size_t start = c.pos();
+    if (type == GgufType::String) {
+      c.read_string(what);
     } else {
-      for (uint64_t i = 0; i < v.count; ++i) read_value(c, v.elem_type, what, depth + 1);
+      c.take(fixed_size(type), what);
     }
-    v.bytes = c.since(first);
+    v.bytes = c.since(start);
     return v;
-  } else {
-    c.take(fixed_size(type), what);
   }
-  v.bytes = c.since(start);
+  if (depth >= kMaxArrayDepth) fail(what, " nests arrays more than ", kMaxArrayDepth, " deep");
+  v.elem_type = c.read_type(what);
+  const size_t elem = fixed_size(v.elem_type);
+  // A string element is at least its 8-byte length, an array at least its type and count.
+  v.count = c.read_count(what, elem ? elem : v.elem_type == GgufType::String ? 8 : 12);
+  const size_t first = c.pos();
+  if (elem) {
+    c.take(v.count * elem, what);  // cannot overflow: read_count bounded count by the bytes left
+  } else {
+    for (uint64_t i = 0; i < v.count; ++i) read_value(c, v.elem_type, what, depth + 1);
+  }
+  v.bytes = c.since(first);
   return v;
 }
 

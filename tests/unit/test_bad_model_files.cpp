@@ -126,6 +126,27 @@ TEST(BadGguf, TruncatedAtEveryHeaderOffsetAndThroughTheData) {
   expect_every_truncation_fails(source, dir.path("cut.gguf"), offsets, "");
 }
 
+// Fuzz-like: every byte before the tensor data, set in turn to 0xFF. Some of these still load
+// (a byte inside a token's text); the rest must throw lumen::Error, and none may crash.
+TEST(BadGguf, AnyHeaderByteCorruptedLoadsOrFailsCleanly) {
+  ScratchDir dir;
+  const std::vector<uint8_t> bytes = test::read_bytes(source_path("models/stories260K.gguf"));
+  const std::string path = dir.write("flip.gguf", bytes);
+  const size_t header_end = GgufFile(map_file(path)).data_offset();
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  int failures = 0;
+  for (size_t off = 0; off < header_end; ++off) {
+    f.seekp(std::streamoff(off)).put(char(0xFF)).flush();
+    try {
+      load_model(path);
+    } catch (const Error&) {
+      ++failures;
+    }
+    f.seekp(std::streamoff(off)).put(char(bytes[off])).flush();
+  }
+  EXPECT_GT(failures, 100);
+}
+
 TEST(BadGguf, TruncatedFileFromTheCommandLine) {
   ScratchDir dir;
   std::vector<uint8_t> bytes = test::read_bytes(source_path("models/stories260K.gguf"));
