@@ -32,6 +32,7 @@ constexpr const char* kEosId = "tokenizer.ggml.eos_token_id";
 constexpr const char* kUnkId = "tokenizer.ggml.unknown_token_id";
 constexpr const char* kAddBos = "tokenizer.ggml.add_bos_token";
 constexpr const char* kAddEos = "tokenizer.ggml.add_eos_token";
+constexpr const char* kChatTemplate = "tokenizer.chat_template";
 
 constexpr const char* kLlama = "llama";
 constexpr float kDefaultRopeFreqBase = 10000.0f;
@@ -60,9 +61,79 @@ std::string layer_tensor_name(int layer, const char* name) {
 
 // --- reading ---
 
+// --- the other families (qwen2, gpt2, bloom; MoE and sliding window on llama) ---
+// Keys are `<arch>.<suffix>` as llama.cpp's converter writes them.
+
+bool is_family_arch(const std::string& a) { return a == "qwen2" || a == "gpt2" || a == "bloom"; }
+
+std::string arch_key(const std::string& arch, const char* suffix) { return arch + "." + suffix; }
+
+std::string blk(int layer, const char* name, const char* kind) {
+  return "blk." + std::to_string(layer) + "." + name + "." + kind;
+}
+
+ModelConfig read_family_config(const GgufFile& g, const std::string& arch) {
+  ModelConfig c;
+  c.architecture = arch;
+  auto k = [&](const char* suffix) { return arch_key(arch, suffix); };
+  c.context_length = g.get_i32(k("context_length"));
+  c.dim = g.get_i32(k("embedding_length"));
+  c.hidden_dim = g.get_i32(k("feed_forward_length"));
+  c.n_layers = g.get_i32(k("block_count"));
+  c.n_heads = g.get_i32(k("attention.head_count"));
+  c.n_kv_heads = g.opt_i32(k("attention.head_count_kv")).value_or(c.n_heads);
+  if (arch == "qwen2") {
+    c.rms_eps = g.get_f32(k("attention.layer_norm_rms_epsilon"));
+    c.rope_freq_base = g.opt_f32(k("rope.freq_base")).value_or(kDefaultRopeFreqBase);
+    c.rope_dim = g.opt_i32(k("rope.dimension_count")).value_or(0);
+    c.rope_style = RopeStyle::NeoX;  // llama.cpp runs qwen2 with NeoX RoPE on unpermuted Q/K
+  } else {
+    c.rms_eps = g.get_f32(k("attention.layer_norm_epsilon"));
+    c.norm = NormKind::LayerNorm;
+    c.ffn = FfnKind::GeluMLP;
+    c.position = arch == "gpt2" ? PositionKind::Learned : PositionKind::ALiBi;
+    c.embedding_norm = arch == "bloom";
+  }
+  return c;
+}
+
+// Optional llama keys: Mixtral's experts and Mistral's sliding window.
+void read_llama_options(const GgufFile& g, ModelConfig& c) {
+  if (const auto experts = g.opt_i32("llama.expert_count"); experts && *experts > 0) {
+    c.ffn = FfnKind::MoE;
+    c.n_experts = *experts;
+    c.n_experts_used = g.get_i32("llama.expert_used_count");
+  }
+  c.sliding_window = g.opt_i32("llama.attention.sliding_window").value_or(0);
+}
+
+// The i-th of `n` equal slices of a stacked tensor ({.., .., n}): a view.
+Tensor slice_last(const Tensor& t, int64_t i, int64_t n) {
+  if (t.shape.size() != 3 || t.shape[2] != n)
+    fail("tensor '", t.name, "' has shape ", shape_string(t.shape), "; ", n, " stacked experts were expected");
+  Tensor out = t;
+  out.shape = {t.shape[0], t.shape[1]};
+  out.data = t.row(i * t.shape[1]);
+  return out;
+}
+
+// Rows [first, first + count) of a matrix or of a vector: a view.
+Tensor row_slice(const Tensor& t, int64_t first, int64_t count) {
+  Tensor out = t;
+  if (t.shape.size() == 1) {
+    out.shape = {count};
+    out.data = static_cast<const uint8_t*>(t.data) + row_bytes(t.type, first);
+  } else {
+    out.shape = {t.shape[0], count};
+    out.data = t.row(first);
+  }
+  return out;
+}
+
 ModelConfig read_config(const GgufFile& g) {
   ModelConfig c;
   c.architecture = g.get_string(kArchitecture);
+  if (is_family_arch(c.architecture)) return read_family_config(g, c.architecture);
   if (c.architecture != kLlama) fail("unsupported architecture '", c.architecture, "'");
   c.context_length = g.get_i32(kContextLength);
   c.dim = g.get_i32(kEmbeddingLength);
@@ -75,6 +146,7 @@ ModelConfig read_config(const GgufFile& g) {
   c.rope_dim = g.opt_i32(kRopeDimensions).value_or(0);
   // llama.cpp's converter permutes Hugging Face's Q/K rows so that `llama` rotates adjacent pairs.
   c.rope_style = RopeStyle::Adjacent;
+  read_llama_options(g, c);
   return c;
 }
 
@@ -82,6 +154,87 @@ const Tensor& require_tensor(const GgufFile& g, const std::string& name) {
   const Tensor* t = g.find_tensor(name);
   if (!t) fail("GGUF file has no tensor '", name, "'");
   return *t;
+}
+
+ModelWeights read_family_weights(const GgufFile& g, const ModelConfig& c) {
+  ModelWeights w;
+  auto opt = [&](const std::string& name) {
+    const Tensor* t = g.find_tensor(name);
+    return t ? *t : Tensor{};
+  };
+  w.token_embd = require_tensor(g, kTokenEmbd);
+  w.output_norm = require_tensor(g, kOutputNorm);
+  w.output_norm_b = opt("output_norm.bias");
+  if (const Tensor* out = g.find_tensor(kOutput)) {
+    w.output = *out;
+  } else {
+    w.output = w.token_embd;
+    w.tied_output = true;
+  }
+  if (c.position == PositionKind::Learned) w.pos_embd = require_tensor(g, "position_embd.weight");
+  if (c.embedding_norm) {
+    w.embd_norm = require_tensor(g, "token_embd_norm.weight");
+    w.embd_norm_b = opt("token_embd_norm.bias");
+  }
+  const int64_t dim = c.dim, kv = c.kv_dim();
+  w.layers.resize(c.n_layers);
+  for (int i = 0; i < c.n_layers; ++i) {
+    LayerWeights& l = w.layers[i];
+    auto req = [&](const char* name, const char* kind = "weight") { return require_tensor(g, blk(i, name, kind)); };
+    auto bias = [&](const char* name) { return opt(blk(i, name, "bias")); };
+    l.attn_norm = req("attn_norm");
+    l.attn_norm_b = bias("attn_norm");
+    l.ffn_norm = req("ffn_norm");
+    l.ffn_norm_b = bias("ffn_norm");
+    l.wo = req("attn_output");
+    l.bo = bias("attn_output");
+    if (g.find_tensor(blk(i, "attn_qkv", "weight"))) {  // fused [q; k; v] rows (gpt2, bloom)
+      const Tensor qkv = req("attn_qkv");
+      if (qkv.shape != std::vector<int64_t>{dim, dim + 2 * kv})
+        fail("tensor '", qkv.name, "' has shape ", shape_string(qkv.shape), " but the model's hyper-parameters need ",
+             shape_string({dim, dim + 2 * kv}));
+      l.wq = row_slice(qkv, 0, dim);
+      l.wk = row_slice(qkv, dim, kv);
+      l.wv = row_slice(qkv, dim + kv, kv);
+      if (const Tensor b = bias("attn_qkv"); b.present()) {
+        if (b.shape != std::vector<int64_t>{dim + 2 * kv})
+          fail("tensor '", b.name, "' has shape ", shape_string(b.shape), " but the model's hyper-parameters need [", dim + 2 * kv, "]");
+        l.bq = row_slice(b, 0, dim);
+        l.bk = row_slice(b, dim, kv);
+        l.bv = row_slice(b, dim + kv, kv);
+      }
+    } else {
+      l.wq = req("attn_q");
+      l.wk = req("attn_k");
+      l.wv = req("attn_v");
+      l.bq = bias("attn_q");
+      l.bk = bias("attn_k");
+      l.bv = bias("attn_v");
+    }
+    if (c.ffn == FfnKind::MoE) continue;  // read_experts
+    if (c.ffn == FfnKind::SwiGLU) l.w_gate = req("ffn_gate");
+    l.w_up = req("ffn_up");
+    l.b_up = bias("ffn_up");
+    l.w_down = req("ffn_down");
+    l.b_down = bias("ffn_down");
+  }
+  return w;
+}
+
+// Mixtral as llama.cpp stores it: a router and the experts' matrices stacked in 3-D tensors.
+void read_experts(const GgufFile& g, const ModelConfig& c, ModelWeights& w) {
+  for (int i = 0; i < c.n_layers; ++i) {
+    LayerWeights& l = w.layers[i];
+    l.router = require_tensor(g, blk(i, "ffn_gate_inp", "weight"));
+    const Tensor gate = require_tensor(g, blk(i, "ffn_gate_exps", "weight"));
+    const Tensor up = require_tensor(g, blk(i, "ffn_up_exps", "weight"));
+    const Tensor down = require_tensor(g, blk(i, "ffn_down_exps", "weight"));
+    for (int e = 0; e < c.n_experts; ++e) {
+      l.expert_gate.push_back(slice_last(gate, e, c.n_experts));
+      l.expert_up.push_back(slice_last(up, e, c.n_experts));
+      l.expert_down.push_back(slice_last(down, e, c.n_experts));
+    }
+  }
 }
 
 ModelWeights read_weights(const GgufFile& g, int32_t n_layers) {
@@ -97,6 +250,14 @@ ModelWeights read_weights(const GgufFile& g, int32_t n_layers) {
   w.layers.resize(n_layers);
   for (int i = 0; i < n_layers; ++i)
     for (const auto& lt : kLayerTensors) w.layers[i].*lt.member = require_tensor(g, layer_tensor_name(i, lt.name));
+  return w;
+}
+
+ModelWeights read_any_weights(const GgufFile& g, const ModelConfig& c) {
+  if (is_family_arch(c.architecture)) return read_family_weights(g, c);
+  if (c.ffn != FfnKind::MoE) return read_weights(g, c.n_layers);
+  ModelWeights w = read_family_weights(g, c);  // attention and norms by the same names
+  read_experts(g, c, w);
   return w;
 }
 
@@ -177,6 +338,7 @@ void add_vocab(GgufWriter& w, const Vocab& v) {
   w.add_u32(kUnkId, v.unk_id < 0 ? kNoToken : uint32_t(v.unk_id));
   w.add_bool(kAddBos, v.add_bos);
   w.add_bool(kAddEos, false);
+  if (!v.chat_template.empty()) w.add_string(kChatTemplate, v.chat_template);
 }
 
 void add_config(GgufWriter& w, const ModelConfig& c) {
@@ -224,6 +386,126 @@ void add_tensors(GgufWriter& w, const LoadedModel& m) {
   }
 }
 
+// Rows of several matrices (or several vectors, widened to F32 as llama.cpp keeps them) one
+// after another: fused QKV, stacked experts.
+std::vector<uint8_t> concat_rows(const std::vector<Tensor>& parts, bool as_f32) {
+  std::vector<uint8_t> out;
+  for (const Tensor& t : parts) {
+    if (as_f32 && t.type != DType::F32) {
+      const std::vector<uint8_t> f = norm_as_f32(t);
+      out.insert(out.end(), f.begin(), f.end());
+    } else {
+      const auto* p = static_cast<const uint8_t*>(t.data);
+      out.insert(out.end(), p, p + t.bytes());
+    }
+  }
+  return out;
+}
+
+void add_family_config(GgufWriter& w, const ModelConfig& c) {
+  const std::string& a = c.architecture;
+  auto k = [&](const char* suffix) { return arch_key(a, suffix); };
+  if (a == kLlama) {
+    add_config(w, c);
+    if (c.ffn == FfnKind::MoE) {
+      w.add_u32("llama.expert_count", uint32_t(c.n_experts));
+      w.add_u32("llama.expert_used_count", uint32_t(c.n_experts_used));
+    }
+    if (c.sliding_window > 0) w.add_u32("llama.attention.sliding_window", uint32_t(c.sliding_window));
+    return;
+  }
+  w.add_u32(k("context_length"), uint32_t(c.context_length));
+  w.add_u32(k("embedding_length"), uint32_t(c.dim));
+  w.add_u32(k("block_count"), uint32_t(c.n_layers));
+  w.add_u32(k("feed_forward_length"), uint32_t(c.hidden_dim));
+  w.add_u32(k("attention.head_count"), uint32_t(c.n_heads));
+  w.add_u32(k("attention.head_count_kv"), uint32_t(c.n_kv_heads));
+  if (a == "qwen2") {
+    w.add_f32(k("rope.freq_base"), c.rope_freq_base);
+    w.add_f32(k("attention.layer_norm_rms_epsilon"), c.rms_eps);
+  } else {
+    w.add_f32(k("attention.layer_norm_epsilon"), c.rms_eps);
+  }
+}
+
+// Tensors of every family by llama.cpp's names. gpt2 and bloom keep Q, K and V fused in
+// `attn_qkv` ([q; k; v] rows) and store the tied classifier as `output.weight` too, as
+// llama.cpp's converter does; llama's NeoX-layout Q/K rows are permuted to adjacent pairs.
+void add_family_tensors(GgufWriter& w, const LoadedModel& m) {
+  const ModelConfig& c = m.config;
+  const ModelWeights& wt = m.weights;
+  const std::string& a = c.architecture;
+  auto add_matrix = [&](const std::string& name, const Tensor& t) { w.add_tensor(name, t.type, t.shape, bytes_of(t)); };
+  auto add_vector = [&](const std::string& name, const Tensor& t) {
+    if (!t.present()) return;
+    if (t.type == DType::F32) return add_matrix(name, t);
+    w.add_tensor(name, DType::F32, t.shape, norm_as_f32(t));
+  };
+  const bool fused = a == "gpt2" || a == "bloom";
+  const bool permute = a == kLlama && c.rope_style == RopeStyle::NeoX;
+  if (permute && c.rotary_dims() != c.head_dim())
+    fail("cannot write partial NeoX RoPE (", c.rotary_dims(), " of ", c.head_dim(), " dimensions) as a llama GGUF");
+
+  add_matrix(kTokenEmbd, wt.token_embd);
+  if (wt.pos_embd.present()) add_matrix("position_embd.weight", wt.pos_embd);
+  add_vector("token_embd_norm.weight", wt.embd_norm);
+  add_vector("token_embd_norm.bias", wt.embd_norm_b);
+  add_vector(kOutputNorm, wt.output_norm);
+  add_vector("output_norm.bias", wt.output_norm_b);
+  if (!wt.tied_output || fused) add_matrix(kOutput, wt.output);
+  for (int i = 0; i < int(wt.layers.size()); ++i) {
+    const LayerWeights& l = wt.layers[i];
+    auto name = [&](const char* n, const char* kind = "weight") { return blk(i, n, kind); };
+    add_vector(name("attn_norm"), l.attn_norm);
+    add_vector(name("attn_norm", "bias"), l.attn_norm_b);
+    if (fused) {
+      w.add_tensor(name("attn_qkv"), l.wq.type, {c.dim, c.dim + 2 * c.kv_dim()}, concat_rows({l.wq, l.wk, l.wv}, false));
+      if (l.bq.present())
+        w.add_tensor(name("attn_qkv", "bias"), DType::F32, {c.dim + 2 * c.kv_dim()}, concat_rows({l.bq, l.bk, l.bv}, true));
+    } else if (permute) {
+      w.add_tensor(name("attn_q"), l.wq.type, l.wq.shape, neox_to_adjacent(l.wq, c.n_heads));
+      w.add_tensor(name("attn_k"), l.wk.type, l.wk.shape, neox_to_adjacent(l.wk, c.n_kv_heads));
+      add_matrix(name("attn_v"), l.wv);
+    } else {
+      add_matrix(name("attn_q"), l.wq);
+      add_matrix(name("attn_k"), l.wk);
+      add_matrix(name("attn_v"), l.wv);
+    }
+    if (!fused) {
+      if (permute && (l.bq.present() || l.bk.present()))
+        fail("cannot write Q/K biases with permuted rows as a llama GGUF");
+      add_vector(name("attn_q", "bias"), l.bq);
+      add_vector(name("attn_k", "bias"), l.bk);
+      add_vector(name("attn_v", "bias"), l.bv);
+    }
+    add_matrix(name("attn_output"), l.wo);
+    add_vector(name("attn_output", "bias"), l.bo);
+    add_vector(name("ffn_norm"), l.ffn_norm);
+    add_vector(name("ffn_norm", "bias"), l.ffn_norm_b);
+    if (c.ffn == FfnKind::MoE) {
+      const int64_t E = c.n_experts, dim = c.dim, hid = c.hidden_dim;
+      add_matrix(name("ffn_gate_inp"), l.router);
+      w.add_tensor(name("ffn_gate_exps"), l.expert_gate[0].type, {dim, hid, E}, concat_rows(l.expert_gate, false));
+      w.add_tensor(name("ffn_up_exps"), l.expert_up[0].type, {dim, hid, E}, concat_rows(l.expert_up, false));
+      w.add_tensor(name("ffn_down_exps"), l.expert_down[0].type, {hid, dim, E}, concat_rows(l.expert_down, false));
+      continue;
+    }
+    if (c.ffn == FfnKind::SwiGLU) add_matrix(name("ffn_gate"), l.w_gate);
+    add_matrix(name("ffn_up"), l.w_up);
+    add_vector(name("ffn_up", "bias"), l.b_up);
+    add_matrix(name("ffn_down"), l.w_down);
+    add_vector(name("ffn_down", "bias"), l.b_down);
+  }
+}
+
+// A plain llama model (RMSNorm, RoPE, SwiGLU, no biases, no window): the original writer.
+bool is_plain_llama(const ModelConfig& c, const ModelWeights& w) {
+  if (c.architecture != kLlama || c.ffn != FfnKind::SwiGLU || c.sliding_window > 0) return false;
+  for (const LayerWeights& l : w.layers)
+    if (l.bq.present() || l.bk.present() || l.bv.present() || l.bo.present()) return false;
+  return true;
+}
+
 }  // namespace
 
 Vocab read_gguf_vocab(const GgufFile& g) {
@@ -244,6 +526,7 @@ Vocab read_gguf_vocab(const GgufFile& g) {
   v.eos_id = token_id(g, kEosId, v.eos_id, n);
   v.unk_id = token_id(g, kUnkId, v.unk_id, n);
   v.add_bos = g.opt_bool(kAddBos).value_or(v.add_bos);
+  v.chat_template = g.opt_string(kChatTemplate).value_or("");
   return v;
 }
 
@@ -259,7 +542,7 @@ std::unique_ptr<LoadedModel> load_gguf_model(std::shared_ptr<const MappedFile> f
     if (m->vocab.model != kLlama) fail("tokenizer model '", m->vocab.model, "' is not supported (only 'llama')");
     m->config.vocab_size = m->vocab.size();
     validate(m->config);
-    m->weights = read_weights(g, m->config.n_layers);
+    m->weights = read_any_weights(g, m->config);
     check_weights(m->config, m->weights);
   } catch (const Error& e) {
     fail(file->path(), ": ", e.what());
@@ -270,15 +553,25 @@ std::unique_ptr<LoadedModel> load_gguf_model(std::shared_ptr<const MappedFile> f
 }
 
 void write_gguf_model(const LoadedModel& m, const std::string& path) {
-  if (m.config.architecture != kLlama) fail("cannot write architecture '", m.config.architecture, "' as GGUF");
+  const std::string& arch = m.config.architecture;
+  if (arch != kLlama && !is_family_arch(arch)) fail("cannot write architecture '", arch, "' as GGUF");
+  const bool plain = is_plain_llama(m.config, m.weights);
   GgufWriter w;
-  w.add_string(kArchitecture, kLlama);
+  w.add_string(kArchitecture, arch);
   w.add_string("general.name", m.files.empty() ? std::string("lumen") : std::filesystem::path(m.files[0]->path()).stem().string());
   const DType main_type = m.weights.layers.empty() ? m.weights.token_embd.type : m.weights.layers[0].wq.type;
   if (const auto ft = file_type(main_type)) w.add_u32("general.file_type", *ft);
-  add_config(w, m.config);
+  if (plain) {
+    add_config(w, m.config);
+  } else {
+    add_family_config(w, m.config);
+  }
   add_vocab(w, m.vocab);
-  add_tensors(w, m);
+  if (plain) {
+    add_tensors(w, m);
+  } else {
+    add_family_tensors(w, m);
+  }
   w.write(path);
 }
 

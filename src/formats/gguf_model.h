@@ -1,7 +1,7 @@
 #pragma once
 // GGUF <-> LoadedModel for llama.cpp's `llama` architecture: hyper-parameters from the
-// `llama.*` keys, the vocabulary from `tokenizer.ggml.*`, tensors by llama.cpp's names
-// (`token_embd.weight`, `blk.N.attn_q.weight`, ...).
+// `llama.*` keys, the vocabulary from `tokenizer.ggml.*` (and `tokenizer.chat_template`),
+// tensors by llama.cpp's names (`token_embd.weight`, `blk.N.attn_q.weight`, ...).
 #include <memory>
 #include <string>
 

@@ -292,6 +292,16 @@ TEST(Gguf, ConversionHasEveryKeyLlamaCppsConverterWrote) {
   }
 }
 
+TEST(Gguf, ChatTemplateRoundTrips) {
+  ScratchDir dir;
+  auto m = load_model(source_path("models/stories260K.gguf"));
+  EXPECT_EQ(m->vocab.chat_template, "");
+  m->vocab.chat_template = "{% for message in messages %}{{ message['content'] }}{% endfor %}";
+  const std::string out = dir.path("chat.gguf");
+  write_gguf_model(*m, out);
+  EXPECT_EQ(load_model(out)->vocab.chat_template, m->vocab.chat_template);
+}
+
 TEST(Gguf, GgufConvertsToItselfTensorForTensor) {
   ScratchDir dir;
   const auto official = load_model(source_path("models/stories260K.gguf"));
