@@ -1,6 +1,7 @@
 // Decode speed against the memory-bandwidth roofline.
 //
-// (a) memory read bandwidth, 1..8 interleaved streams per thread over a 1 GiB buffer;
+// (a) memory read bandwidth over a 1 GiB buffer of 768-float rows, each thread reading 1, 2, 4
+//     or 8 rows at a time (concurrent streams, as a matrix x vector kernel does);
 // (b) decode tokens/s of a model of the llama2.c 110M shape with random weights, through the
 //     real forward pass (models/decoder.h) and through its matrix products alone;
 // (c) the roofline: best bandwidth / weight bytes a decode step reads, and the percentage of it
@@ -175,9 +176,9 @@ int main(int argc, char** argv) {
   std::printf("kernel ISA     %s (best available: %s; LUMEN_ISA overrides)\n", std::string(isa_name(kernel_isa())).c_str(),
               std::string(isa_name(best_isa())).c_str());
 
-  std::printf("\n(a) memory read bandwidth, GB/s, best of %d reads of a %zu MiB buffer\n", kRepeats,
-              kBandwidthBytes >> 20);
-  std::printf("threads  1 stream  2 streams  4 streams  8 streams  (streams per thread)\n");
+  std::printf("\n(a) memory read bandwidth, GB/s, best of %d reads of a %zu MiB buffer of 768-float rows\n",
+              kRepeats, kBandwidthBytes >> 20);
+  std::printf("threads  1 stream  2 streams  4 streams  8 streams  (rows read at once per thread)\n");
   std::vector<double> bandwidth;  // best over stream counts, per entry of opt.threads
   {
     std::vector<bench::Chunk> buffer(kBandwidthBytes / sizeof(bench::Chunk), bench::Chunk{1, 2, 3, 4});

@@ -27,41 +27,46 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 // 32 bytes of integers: GCC/Clang vector extension, so the loads are SIMD in any build.
 using Chunk = uint64_t __attribute__((vector_size(32)));
 
-// XOR-reduces S interleaved streams of n chunks each: stream s is p + s * n. One 64-byte line
-// of every stream per iteration, as a matrix x vector kernel reads S rows at once.
+// Matrix rows of 768 floats, the width of most matrices of the 110M model.
+constexpr size_t kRowChunks = 768 * sizeof(float) / sizeof(Chunk);
+
+// XOR-reduces n_rows rows of kRowChunks chunks, S rows at a time, one 64-byte line of each of
+// the S rows per step: the access pattern of a matrix x vector kernel with an S-row tile.
 template <int S>
-uint64_t read_streams(const Chunk* p, size_t n) {
+uint64_t read_rows(const Chunk* p, size_t n_rows) {
   Chunk acc[S] = {};
-  for (size_t i = 0; i + 2 <= n; i += 2)
-    for (int s = 0; s < S; ++s) acc[s] ^= p[s * n + i] ^ p[s * n + i + 1];
+  for (size_t r = 0; r + S <= n_rows; r += S, p += S * kRowChunks)
+    for (size_t i = 0; i < kRowChunks; i += 2)
+      for (int s = 0; s < S; ++s) acc[s] ^= p[s * kRowChunks + i] ^ p[s * kRowChunks + i + 1];
   Chunk all = {};
   for (int s = 0; s < S; ++s) all ^= acc[s];
   return all[0] ^ all[1] ^ all[2] ^ all[3];
 }
 
-inline uint64_t read_streams(int streams, const Chunk* p, size_t n) {
+inline uint64_t read_rows(int streams, const Chunk* p, size_t n_rows) {
   switch (streams) {
-    case 1: return read_streams<1>(p, n);
-    case 2: return read_streams<2>(p, n);
-    case 4: return read_streams<4>(p, n);
-    default: return read_streams<8>(p, n);
+    case 1: return read_rows<1>(p, n_rows);
+    case 2: return read_rows<2>(p, n_rows);
+    case 4: return read_rows<4>(p, n_rows);
+    default: return read_rows<8>(p, n_rows);
   }
 }
 
 // Best-of-`repeats` read bandwidth in GB/s (1e9 bytes) of `buffer` (far larger than the caches)
-// split across the pool's threads, each reading its share as `streams` (1, 2, 4 or 8) streams.
+// split across the pool's threads in contiguous runs of rows, each thread reading `streams`
+// (1, 2, 4 or 8) rows at a time.
 inline double read_bandwidth(ThreadPool& pool, const std::vector<Chunk>& buffer, int streams, int repeats) {
   const int nth = pool.size();
-  const size_t per_stream = buffer.size() / (size_t(nth) * streams) & ~size_t(1);
+  const size_t rows_per_thread = buffer.size() / kRowChunks / nth / 8 * 8;  // whole tiles of 8
   std::vector<uint64_t> sink(nth);
   double best = 0;
   for (int rep = 0; rep < repeats; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     pool.run([&](int i, int) {
-      sink[i] ^= read_streams(streams, buffer.data() + size_t(i) * streams * per_stream, per_stream);
+      sink[i] ^= read_rows(streams, buffer.data() + i * rows_per_thread * kRowChunks, rows_per_thread);
     });
     const double s = seconds_since(t0);
-    best = std::max(best, double(per_stream * streams * nth * sizeof(Chunk)) / s / 1e9);
+    best = std::max(best, double(rows_per_thread * nth * kRowChunks * sizeof(Chunk)) / s / 1e9);
   }
   // The sum is consumed so that the reads cannot be optimised away.
   if (std::find(sink.begin(), sink.end(), 0x5eed) != sink.end()) best += 1e-12;
