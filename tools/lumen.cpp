@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   lumen::cli::register_convert(app);
   lumen::cli::register_serve(app);
   lumen::cli::register_quantize(app);
+  lumen::cli::register_perplexity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
