@@ -19,6 +19,13 @@ void inspect(const ModelOptions& o) {
   std::printf("rms eps %g | rope base %g | rope dims %d | rope pairs %s | classifier %s\n", c.rms_eps,
               c.rope_freq_base, c.rotary_dims(), c.rope_style == RopeStyle::Adjacent ? "adjacent" : "neox",
               model->weights.tied_output ? "tied to embedding" : "separate");
+  const char* norm = c.norm == NormKind::RMSNorm ? "RMSNorm" : "LayerNorm";
+  const char* position = c.position == PositionKind::Rope      ? "RoPE"
+                         : c.position == PositionKind::Learned ? "learned absolute"
+                                                               : "ALiBi";
+  const char* ffn = c.ffn == FfnKind::SwiGLU ? "SwiGLU" : c.ffn == FfnKind::GeluMLP ? "GELU MLP" : "mixture of experts";
+  std::printf("family options: norm %s | positions %s | FFN %s | sliding window %d\n", norm, position, ffn,
+              c.sliding_window);
   std::printf("tokenizer: %s, %d tokens, bos %d, eos %d\n\n", model->vocab.model.c_str(), model->vocab.size(),
               model->vocab.bos_id, model->vocab.eos_id);
   std::printf("%-28s %-6s %-16s %12s\n", "tensor", "type", "shape", "bytes");
@@ -32,6 +39,22 @@ void inspect(const ModelOptions& o) {
               "%.2f MiB at %d tokens\n",
               (long long)costs.kv_values_per_token * 2, c.n_layers, c.kv_dim(), (long long)costs.kv_values_per_token * 4,
               costs.kv_values_per_token * 2.0 * c.context_length / 1048576.0, c.context_length);
+  const char* attention = c.n_kv_heads == c.n_heads ? "MHA" : c.n_kv_heads == 1 ? "MQA" : "GQA";
+  std::printf("attention: %s, %d query heads over %d kv heads: KV %lld bytes per token in f16 (MHA would need %lld, "
+              "x%.2f)\n",
+              attention, c.n_heads, c.n_kv_heads, (long long)costs.kv_values_per_token * 2,
+              (long long)costs.kv_values_per_token_mha * 2,
+              double(costs.kv_values_per_token) / double(costs.kv_values_per_token_mha));
+  if (c.sliding_window > 0)
+    std::printf("sliding window: %d positions: a sequence's KV cache needs at most %lld positions, %.2f MiB in f16 "
+                "(full context: %.2f MiB)\n",
+                c.sliding_window, (long long)costs.kv_positions,
+                costs.kv_values_per_token * 2.0 * costs.kv_positions / 1048576.0,
+                costs.kv_values_per_token * 2.0 * c.context_length / 1048576.0);
+  if (c.ffn == FfnKind::MoE)
+    std::printf("mixture of experts: %d of %d experts per token: %lld active of %lld total parameters (%.1f%%)\n",
+                c.n_experts_used, c.n_experts, (long long)costs.active_parameters, (long long)costs.parameters,
+                100.0 * double(costs.active_parameters) / double(costs.parameters));
   std::printf("per generated token: %.2f MiB of weights read, %.3f GFLOP in matrices + %.3f GFLOP attention at "
               "position %d\n",
               costs.weight_bytes_per_token / 1048576.0, costs.matmul_flops_per_token / 1e9,

@@ -18,6 +18,7 @@ struct RunOptions {
   std::string prompt = "Once upon a time";
   std::string prompt_file;
   std::string logits_out;
+  std::string tokens_out;
   SessionOptions session;
   GenerateOptions generate;
   int64_t seed = -1;
@@ -44,6 +45,13 @@ void run(RunOptions& o) {
   o.generate.echo = true;
   const GenerateResult r = session.generate(o.prompt, o.generate, write_piece);
   write_piece("\n");
+  if (!o.tokens_out.empty()) {  // the generated ids, space-separated on one line
+    std::FILE* f = std::fopen(o.tokens_out.c_str(), "w");
+    if (!f) throw Error("cannot write " + o.tokens_out);
+    for (size_t i = 0; i < r.tokens.size(); ++i) std::fprintf(f, i ? " %d" : "%d", r.tokens[i]);
+    std::fputc('\n', f);
+    if (std::fclose(f) != 0) throw Error("cannot write " + o.tokens_out);
+  }
   std::fprintf(stderr,
                "lumen: load %.3f s | prompt %zu tokens, %.1f tokens/s | generated %zu tokens, %.1f tokens/s | "
                "%d threads\n",
@@ -75,6 +83,7 @@ void register_run(CLI::App& app) {
   cmd->add_option("--cache-type-k", o->session.cache_type_k, "KV cache type for keys: f16, f32")->capture_default_str();
   cmd->add_option("--cache-type-v", o->session.cache_type_v, "KV cache type for values: f16, f32")->capture_default_str();
   cmd->add_option("--logits-out", o->logits_out, "write the float32 logits of every prompt position to a .npy file");
+  cmd->add_option("--tokens-out", o->tokens_out, "write the generated token ids (space-separated) to a text file");
   cmd->callback([o] { run(*o); });
 }
 

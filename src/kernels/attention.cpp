@@ -34,10 +34,15 @@ void accumulate(float a, const uint8_t* v, DType type, int32_t n, float* out) {
 
 void attend(const AttentionHead& h, float* scores, float* out) {
   const float norm = std::sqrt(float(h.head_dim));
-  for (int32_t p = 0; p < h.n_positions; ++p) scores[p] = dot(h.query, h.row(h.keys, p), h.keys.type, h.head_dim) / norm;
-  softmax(scores, h.n_positions);
+  const int32_t first = h.first_position, count = h.n_positions - first;
+  for (int32_t p = first; p < h.n_positions; ++p)
+    scores[p - first] = dot(h.query, h.row(h.keys, p), h.keys.type, h.head_dim) / norm;
+  if (h.alibi_slope != 0.0f)
+    for (int32_t p = first; p < h.n_positions; ++p) scores[p - first] += h.alibi_slope * float(p - (h.n_positions - 1));
+  softmax(scores, count);
   for (int32_t i = 0; i < h.head_dim; ++i) out[i] = 0.0f;
-  for (int32_t p = 0; p < h.n_positions; ++p) accumulate(scores[p], h.row(h.values, p), h.values.type, h.head_dim, out);
+  for (int32_t p = first; p < h.n_positions; ++p)
+    accumulate(scores[p - first], h.row(h.values, p), h.values.type, h.head_dim, out);
 }
 
 }  // namespace lumen

@@ -21,13 +21,16 @@ struct AttentionHead {
   int32_t block_size;
   int32_t head_dim;
   int32_t n_positions;
+  int32_t first_position = 0;  // sliding window: positions before this one are not attended
+  float alibi_slope = 0.0f;    // ALiBi: score += slope * (key position - query position)
 
   const uint8_t* row(const KvView& kv, int32_t p) const {
     return kv.base + (int64_t(blocks[p / block_size]) * block_size + p % block_size) * kv.row_bytes;
   }
 };
 
-// out[head_dim] = attention of one head; scratch holds n_positions floats.
+// out[head_dim] = attention of one head over positions first_position..n_positions-1, the last
+// being the query's own; scratch holds n_positions floats.
 void attend(const AttentionHead& head, float* scratch, float* out);
 
 }  // namespace lumen

@@ -17,4 +17,17 @@ void swiglu(float* gate, const float* up, int64_t n);
 // out[i] += x[i]
 void add_into(float* out, const float* x, int64_t n);
 
+// out[i] = (x[i] - mean) / sqrt(var + eps) * weight[i] + bias[i]   (bias may be null; out may alias x)
+void layernorm(float* out, const float* x, const float* weight, const float* bias, int64_t n, float eps);
+
+// x[i] = gelu(x[i]) with GPT-2's tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+void gelu_tanh(float* x, int64_t n);
+
+// x[r * n + i] += bias[i] for each of `rows` rows
+void add_bias(float* x, const float* bias, int64_t rows, int64_t n);
+
+// ALiBi slope of each of n_heads heads (BLOOM, Press et al.): for the largest power of two
+// p <= n_heads, heads 0..p-1 get 2^(-8(h+1)/p); the rest take the odd steps 2^(-4(2j+1)/p).
+void alibi_slopes(float* slopes, int32_t n_heads);
+
 }  // namespace lumen

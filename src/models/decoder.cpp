@@ -17,6 +17,9 @@ std::vector<float> widen(const Tensor& t) {
   return out;
 }
 
+// An optional tensor widened, or an empty vector when it is absent.
+std::vector<float> widen_optional(const Tensor& t) { return t.present() ? widen(t) : std::vector<float>{}; }
+
 }  // namespace
 
 Decoder::Decoder(const LoadedModel& model, int32_t max_positions, int32_t max_batch_tokens, ThreadPool& pool)
@@ -32,8 +35,23 @@ Decoder::Decoder(const LoadedModel& model, int32_t max_positions, int32_t max_ba
   for (const LayerWeights& l : weights_.layers) {
     attn_norm_.push_back(widen(l.attn_norm));
     ffn_norm_.push_back(widen(l.ffn_norm));
+    attn_norm_b_.push_back(widen_optional(l.attn_norm_b));
+    ffn_norm_b_.push_back(widen_optional(l.ffn_norm_b));
+    bq_.push_back(widen_optional(l.bq));
+    bk_.push_back(widen_optional(l.bk));
+    bv_.push_back(widen_optional(l.bv));
+    bo_.push_back(widen_optional(l.bo));
+    b_up_.push_back(widen_optional(l.b_up));
+    b_down_.push_back(widen_optional(l.b_down));
   }
   output_norm_ = widen(weights_.output_norm);
+  output_norm_b_ = widen_optional(weights_.output_norm_b);
+  embd_norm_ = widen_optional(weights_.embd_norm);
+  embd_norm_b_ = widen_optional(weights_.embd_norm_b);
+  if (c.position == PositionKind::ALiBi) {
+    alibi_.resize(c.n_heads);
+    alibi_slopes(alibi_.data(), c.n_heads);
+  }
   const size_t B = size_t(max_batch_tokens);
   row_pos_.resize(B);
   row_seq_.resize(B);
@@ -41,6 +59,15 @@ Decoder::Decoder(const LoadedModel& model, int32_t max_positions, int32_t max_ba
   for (auto* buf : {&k_, &v_}) buf->resize(B * c.kv_dim());
   for (auto* buf : {&hb_, &hb2_}) buf->resize(B * c.hidden_dim);
   logits_.resize(B * c.vocab_size);
+  if (c.ffn == FfnKind::MoE) {
+    const size_t picks = B * size_t(c.n_experts_used);
+    router_.resize(B * c.n_experts);
+    moe_weight_.resize(picks);
+    moe_choice_.resize(picks);
+    moe_rows_.resize(B);
+    moe_row_weight_.resize(B);
+    for (auto* buf : {&moe_x_, &moe_y_, &moe_out_}) buf->resize(B * c.dim);
+  }
   scores_.resize(size_t(pool.size()) * max_positions);
 }
 
@@ -61,6 +88,14 @@ void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
       const int32_t t = s.tokens[i];
       if (t < 0 || t >= c.vocab_size) fail("token id ", t, " is outside the vocabulary (", c.vocab_size, ")");
       dequantize_row(weights_.token_embd.type, weights_.token_embd.row(t), &x_[size_t(n) * dim], dim);
+      if (weights_.pos_embd.present()) {  // learned absolute position (GPT-2)
+        const Tensor& pe = weights_.pos_embd;
+        dequantize_row(pe.type, pe.row(s.pos + int32_t(i)), &xb_[size_t(n) * dim], dim);
+        add_into(&x_[size_t(n) * dim], &xb_[size_t(n) * dim], dim);
+      }
+      if (!embd_norm_.empty())  // BLOOM's word_embeddings_layernorm
+        layernorm(&x_[size_t(n) * dim], &x_[size_t(n) * dim], embd_norm_.data(),
+                  embd_norm_b_.empty() ? nullptr : embd_norm_b_.data(), dim, c.rms_eps);
       row_pos_[n] = s.pos + int32_t(i);
       row_seq_[n] = &s;
       ++n;
@@ -69,29 +104,47 @@ void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
 
   for (int32_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
-    for (int32_t r = 0; r < n; ++r)
-      rmsnorm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], attn_norm_[l].data(), dim, c.rms_eps);
+    for (int32_t r = 0; r < n; ++r) norm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], attn_norm_[l], attn_norm_b_[l]);
     matmul(w.wq, xb_.data(), q_.data(), n, pool_);
     matmul(w.wk, xb_.data(), k_.data(), n, pool_);
     matmul(w.wv, xb_.data(), v_.data(), n, pool_);
+    if (!bq_[l].empty()) add_bias(q_.data(), bq_[l].data(), n, dim);
+    if (!bk_[l].empty()) add_bias(k_.data(), bk_[l].data(), n, kv_dim);
+    if (!bv_[l].empty()) add_bias(v_.data(), bv_[l].data(), n, kv_dim);
     for (int32_t r = 0; r < n; ++r) {
       const int32_t pos = row_pos_[r];
-      rope_.apply(&q_[size_t(r) * dim], c.n_heads, c.head_dim(), pos, c.rope_style);
-      rope_.apply(&k_[size_t(r) * kv_dim], c.n_kv_heads, c.head_dim(), pos, c.rope_style);
+      if (c.position == PositionKind::Rope) {
+        rope_.apply(&q_[size_t(r) * dim], c.n_heads, c.head_dim(), pos, c.rope_style);
+        rope_.apply(&k_[size_t(r) * kv_dim], c.n_kv_heads, c.head_dim(), pos, c.rope_style);
+      }
       const int32_t block = row_seq_[r]->blocks[pos / bs], slot = pos % bs;
       kv.store_key(l, block, slot, &k_[size_t(r) * kv_dim]);
       kv.store_value(l, block, slot, &v_[size_t(r) * kv_dim]);
     }
     attention(l, n, kv);
     matmul(w.wo, att_.data(), xb_.data(), n, pool_);
+    if (!bo_[l].empty()) add_bias(xb_.data(), bo_[l].data(), n, dim);
     add_into(x_.data(), xb_.data(), int64_t(n) * dim);
 
-    for (int32_t r = 0; r < n; ++r)
-      rmsnorm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], ffn_norm_[l].data(), dim, c.rms_eps);
-    matmul(w.w_gate, xb_.data(), hb_.data(), n, pool_);
-    matmul(w.w_up, xb_.data(), hb2_.data(), n, pool_);
-    swiglu(hb_.data(), hb2_.data(), int64_t(n) * hid);
-    matmul(w.w_down, hb_.data(), xb_.data(), n, pool_);
+    for (int32_t r = 0; r < n; ++r) norm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], ffn_norm_[l], ffn_norm_b_[l]);
+    switch (c.ffn) {
+      case FfnKind::SwiGLU:
+        matmul(w.w_gate, xb_.data(), hb_.data(), n, pool_);
+        matmul(w.w_up, xb_.data(), hb2_.data(), n, pool_);
+        swiglu(hb_.data(), hb2_.data(), int64_t(n) * hid);
+        matmul(w.w_down, hb_.data(), xb_.data(), n, pool_);
+        break;
+      case FfnKind::GeluMLP:
+        matmul(w.w_up, xb_.data(), hb_.data(), n, pool_);
+        if (!b_up_[l].empty()) add_bias(hb_.data(), b_up_[l].data(), n, hid);
+        gelu_tanh(hb_.data(), int64_t(n) * hid);
+        matmul(w.w_down, hb_.data(), xb_.data(), n, pool_);
+        if (!b_down_[l].empty()) add_bias(xb_.data(), b_down_[l].data(), n, dim);
+        break;
+      case FfnKind::MoE:
+        mixture_of_experts(w, n);
+        break;
+    }
     add_into(x_.data(), xb_.data(), int64_t(n) * dim);
   }
   classifier(batch);
@@ -106,7 +159,7 @@ void Decoder::classifier(std::span<const SequenceStep> batch) {
     const int32_t n = int32_t(s.tokens.size());
     if (s.logits) {
       for (int32_t i = s.all_logits ? 0 : n - 1; i < n; ++i, ++wanted)
-        rmsnorm(&xb_[size_t(wanted) * dim], &x_[size_t(row + i) * dim], output_norm_.data(), dim, config_.rms_eps);
+        norm(&xb_[size_t(wanted) * dim], &x_[size_t(row + i) * dim], output_norm_, output_norm_b_);
     }
     row += n;
   }
@@ -125,6 +178,62 @@ void Decoder::classifier(std::span<const SequenceStep> batch) {
   }
 }
 
+void Decoder::norm(float* out, const float* x, const std::vector<float>& w, const std::vector<float>& b) const {
+  if (config_.norm == NormKind::RMSNorm)
+    rmsnorm(out, x, w.data(), config_.dim, config_.rms_eps);
+  else
+    layernorm(out, x, w.data(), b.empty() ? nullptr : b.data(), config_.dim, config_.rms_eps);
+}
+
+// Mixtral's sparse FFN: softmax over the router's logits, the top n_experts_used experts,
+// their probabilities renormalised to sum to one, and the weighted sum of those experts'
+// SwiGLU outputs. Rows are gathered per expert so each expert's weights are read once.
+void Decoder::mixture_of_experts(const LayerWeights& w, int32_t n) {
+  const ModelConfig& c = config_;
+  const int32_t dim = c.dim, E = c.n_experts, K = c.n_experts_used;
+  matmul(w.router, xb_.data(), router_.data(), n, pool_);
+  for (int32_t r = 0; r < n; ++r) {
+    float* p = &router_[size_t(r) * E];
+    softmax(p, E);
+    float sum = 0.0f;
+    for (int32_t k = 0; k < K; ++k) {  // top-K by selection; ties go to the lower index
+      int32_t best = -1;
+      for (int32_t e = 0; e < E; ++e) {
+        bool taken = false;
+        for (int32_t j = 0; j < k; ++j) taken |= moe_choice_[size_t(r) * K + j] == e;
+        if (!taken && (best < 0 || p[e] > p[best])) best = e;
+      }
+      moe_choice_[size_t(r) * K + k] = best;
+      moe_weight_[size_t(r) * K + k] = p[best];
+      sum += p[best];
+    }
+    for (int32_t k = 0; k < K; ++k) moe_weight_[size_t(r) * K + k] /= sum;
+  }
+  std::fill_n(moe_out_.begin(), size_t(n) * dim, 0.0f);
+  for (int32_t e = 0; e < E; ++e) {
+    int32_t m = 0;
+    for (int32_t r = 0; r < n; ++r)
+      for (int32_t k = 0; k < K; ++k)
+        if (moe_choice_[size_t(r) * K + k] == e) {
+          std::copy_n(&xb_[size_t(r) * dim], dim, &moe_x_[size_t(m) * dim]);
+          moe_rows_[m] = r;
+          moe_row_weight_[m] = moe_weight_[size_t(r) * K + k];
+          ++m;
+        }
+    if (m == 0) continue;
+    matmul(w.expert_gate[e], moe_x_.data(), hb_.data(), m, pool_);
+    matmul(w.expert_up[e], moe_x_.data(), hb2_.data(), m, pool_);
+    swiglu(hb_.data(), hb2_.data(), int64_t(m) * c.hidden_dim);
+    matmul(w.expert_down[e], hb_.data(), moe_y_.data(), m, pool_);
+    for (int32_t i = 0; i < m; ++i) {
+      float* out = &moe_out_[size_t(moe_rows_[i]) * dim];
+      const float* y = &moe_y_[size_t(i) * dim];
+      for (int32_t d = 0; d < dim; ++d) out[d] += moe_row_weight_[i] * y[d];
+    }
+  }
+  std::copy_n(moe_out_.begin(), size_t(n) * dim, xb_.begin());
+}
+
 void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
   const ModelConfig& c = config_;
   const int32_t head_dim = c.head_dim(), group = c.n_heads / c.n_kv_heads;
@@ -139,13 +248,15 @@ void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
                         int64_t(kv.key_row_bytes())};
       const KvView values{kv.values(layer) + row_bytes(kv.types().values, int64_t(kv_head) * head_dim),
                           kv.types().values, int64_t(kv.value_row_bytes())};
-      const AttentionHead head{&q_[size_t(r) * c.dim + size_t(h) * head_dim],
-                               keys,
-                               values,
-                               row_seq_[r]->blocks.data(),
-                               kv.block_size(),
-                               head_dim,
-                               row_pos_[r] + 1};
+      AttentionHead head{&q_[size_t(r) * c.dim + size_t(h) * head_dim],
+                         keys,
+                         values,
+                         row_seq_[r]->blocks.data(),
+                         kv.block_size(),
+                         head_dim,
+                         row_pos_[r] + 1};
+      if (c.sliding_window > 0) head.first_position = std::max(0, row_pos_[r] + 1 - c.sliding_window);
+      if (!alibi_.empty()) head.alibi_slope = alibi_[h];
       attend(head, scratch, &att_[size_t(r) * c.dim + size_t(h) * head_dim]);
     }
   });

@@ -3,6 +3,10 @@
 // reference): embedding → n_layers x [norm → attention with RoPE and a KV cache → residual →
 // norm → SwiGLU FFN → residual] → final norm → classifier.
 //
+// The families differ only by ModelConfig's options: LayerNorm instead of RMSNorm, learned
+// positions or ALiBi instead of RoPE, biases, a sliding attention window, a GELU MLP or a
+// mixture of SwiGLU experts instead of one SwiGLU FFN.
+//
 // One call runs a batch that may mix sequences: prompt chunks (prefill) and single tokens
 // (decode) alike become rows of one matrix x matrix product per weight, so each weight is read
 // once per step however many sequences are running. Each sequence's keys and values go to the
@@ -42,6 +46,10 @@ class Decoder {
  private:
   void attention(int32_t layer, int32_t n, const KvStore& kv);
   void classifier(std::span<const SequenceStep> batch);
+  // out = norm(x) with the model's norm (RMSNorm, or LayerNorm with bias b when b is not empty).
+  void norm(float* out, const float* x, const std::vector<float>& w, const std::vector<float>& b) const;
+  // The mixture-of-experts FFN of layer `layer` on rows xb_[0..n): result in xb_.
+  void mixture_of_experts(const LayerWeights& w, int32_t n);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
@@ -51,6 +59,14 @@ class Decoder {
   // Norm weights widened to float once (files may store them as F16/BF16).
   std::vector<std::vector<float>> attn_norm_, ffn_norm_;
   std::vector<float> output_norm_;
+  // Family options, widened once; an empty vector is an absent tensor.
+  std::vector<std::vector<float>> attn_norm_b_, ffn_norm_b_, bq_, bk_, bv_, bo_, b_up_, b_down_;
+  std::vector<float> output_norm_b_, embd_norm_, embd_norm_b_;
+  std::vector<float> alibi_;  // ALiBi slope per head
+  // Mixture of experts: router probabilities, each row's chosen experts and weights, and the
+  // rows gathered for one expert at a time.
+  std::vector<float> router_, moe_weight_, moe_x_, moe_y_, moe_out_, moe_row_weight_;
+  std::vector<int32_t> moe_choice_, moe_rows_;
   // Per batch row: its position and where its key/value go (block table, sequence).
   std::vector<int32_t> row_pos_;
   std::vector<const SequenceStep*> row_seq_;
