@@ -5,7 +5,8 @@
 // (b) decode tokens/s of a model of the llama2.c 110M shape with random weights, through the
 //     real forward pass (models/decoder.h) and through its matrix products alone;
 // (c) the roofline: best bandwidth / weight bytes a decode step reads, and the percentage of it
-//     each measurement reaches.
+//     each measurement reaches;
+// (d) prefill tokens/s of one prompt and the matrix-product GFLOP/s it implies.
 //
 // Usage: bench_decode [--dtype f32|f16|bf16] [--tokens N] [--threads N]...   (default: 1 and 2)
 #include <cstdio>
@@ -140,6 +141,22 @@ double decoder_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) 
   return best;
 }
 
+// Best-of-kRepeats tokens/s of one `tokens`-token prompt (prefill) through the forward pass:
+// matrix x matrix products, compute bound.
+double prefill_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
+  SequenceRunner dec(m, tokens, pool);
+  std::vector<float> logits(m.config.vocab_size);
+  std::vector<int32_t> prompt(tokens);
+  for (int i = 0; i < tokens; ++i) prompt[i] = (i * 7919) % m.config.vocab_size;
+  double best = 0;
+  for (int rep = 0; rep < kRepeats; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    dec.forward(prompt, 0, logits.data());
+    best = std::max(best, tokens / seconds_since(t0));
+  }
+  return best;
+}
+
 // The same step reduced to its matrix products (one matrix x vector per weight matrix): the
 // ceiling the kernels alone reach, to separate their speed from the rest of the forward pass.
 double matmul_only_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
@@ -215,6 +232,18 @@ int main(int argc, char** argv) {
     const double mm = matmul_only_tokens_per_s(*model, pool, opt.tokens);
     std::printf("%13d  %10.2f  %14.1f  %14.1f  %13.1f  %5.1f  %17.1f  %5.1f\n", opt.threads[i], barrier, bandwidth[i],
                 roof, dec, 100 * dec / roof, mm, 100 * mm / roof);
+  }
+
+  std::printf("\n(d) prefill of one %d-token prompt (matrix x matrix, compute bound)\n", opt.tokens);
+  std::printf("    threads  prefill_tok/s  matmul_GFLOP/s\n");
+  // Only the last prompt token goes through the classifier.
+  const double classifier_flops = 2.0 * double(model->weights.output.elements());
+  const double prompt_flops_per_token =
+      double(costs.matmul_flops_per_token) - classifier_flops + classifier_flops / opt.tokens;
+  for (int nth : opt.threads) {
+    ThreadPool pool(nth);
+    const double tps = prefill_tokens_per_s(*model, pool, opt.tokens);
+    std::printf("%11d  %13.1f  %14.1f\n", nth, tps, tps * prompt_flops_per_token / 1e9);
   }
   return 0;
 }
