@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# The server tests drive lumen with the official openai client and playwright-core (npm).
+[ -d tests/server/node_modules ] || npm ci --prefix tests/server --no-audit --no-fund
 build=build
 flags=(-DCMAKE_BUILD_TYPE=Release)
 if [ "${1:-}" = "--sanitize" ]; then

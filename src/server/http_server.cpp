@@ -55,6 +55,7 @@ struct HttpServer::Impl {
         prompts(model, engine.context_length()) {
     http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(size_t(n)); };
     http.set_payload_max_length(options.max_body_bytes);
+    http.set_tcp_nodelay(true);  // each streamed token leaves at once instead of waiting on Nagle
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       return authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled
                                   : httplib::Server::HandlerResponse::Handled;

@@ -1,0 +1,203 @@
+// The official `openai` npm client, unmodified, against `lumen serve`: completions, chat,
+// streaming, and every error case as the status and error body the client reports.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { metrics, post, readEvents, startServer } from './lumen_server.mjs';
+
+const T = { timeout: 60000 };
+
+describe('lumen serve with the openai client', () => {
+  let server, client;
+  before(async () => {
+    server = await startServer(['--ctx-size', '256', '--max-body', '65536']);
+    client = server.client();
+  });
+  after(async () => assert.equal(await server.stop(), 0));
+
+  test('completion', T, async () => {
+    const r = await client.completions.create({ model: 'x', prompt: 'Once upon a time', max_tokens: 20, temperature: 0 });
+    assert.equal(r.object, 'text_completion');
+    assert.ok(r.choices[0].text.length > 0);
+    assert.equal(r.choices[0].finish_reason, 'length');
+    assert.equal(r.usage.completion_tokens, 20);
+    assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + 20);
+  });
+
+  test('chat completion', T, async () => {
+    const r = await client.chat.completions.create({
+      model: 'x', messages: [{ role: 'system', content: 'Tell a story.' }, { role: 'user', content: 'Hi' }],
+      max_tokens: 12, temperature: 0,
+    });
+    assert.equal(r.object, 'chat.completion');
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.equal(typeof r.choices[0].message.content, 'string');
+    assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+  });
+
+  test('streamed chat equals the whole answer', T, async () => {
+    const request = { model: 'x', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 40, temperature: 0 };
+    const whole = await client.chat.completions.create(request);
+    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    let text = '', chunks = 0, finish = null, usage = null;
+    for await (const chunk of stream) {
+      if (chunk.usage) usage = chunk.usage;
+      if (!chunk.choices.length) continue;
+      text += chunk.choices[0].delta.content ?? '';
+      finish = chunk.choices[0].finish_reason ?? finish;
+      chunks++;
+    }
+    assert.equal(text, whole.choices[0].message.content);
+    assert.ok(chunks > 2, `only ${chunks} chunks`);
+    assert.equal(finish, whole.choices[0].finish_reason);
+    assert.equal(usage.completion_tokens, whole.usage.completion_tokens);
+  });
+
+  test('streamed completion ends with [DONE]', T, async () => {
+    const response = await fetch(`${server.url}/v1/completions`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 10, temperature: 0, stream: true }),
+      signal: AbortSignal.timeout(30000),
+    });
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    const events = await readEvents(response);
+    assert.equal(events.at(-1), '[DONE]');
+    assert.equal(JSON.parse(events.at(-2)).choices[0].finish_reason, 'length');
+  });
+
+  test('stop strings end the text before them', T, async () => {
+    const base = { model: 'x', prompt: 'Once upon a time', max_tokens: 60, temperature: 0 };
+    const full = (await client.completions.create(base)).choices[0].text;
+    const stop = full.slice(10, 14);
+    const r = await client.completions.create({ ...base, stop: [stop] });
+    assert.equal(r.choices[0].text, full.slice(0, full.indexOf(stop)));
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    let streamed = '';
+    for await (const c of await client.completions.create({ ...base, stop, stream: true })) streamed += c.choices[0]?.text ?? '';
+    assert.equal(streamed, r.choices[0].text);
+  });
+
+  test('sampling parameters are accepted; a seed repeats a sample', T, async () => {
+    const request = {
+      model: 'x', prompt: 'Once upon a time', max_tokens: 16, temperature: 0.9, top_p: 0.9, seed: 42,
+      presence_penalty: 0.5, frequency_penalty: 0.5, logit_bias: { 13: -100 }, top_k: 20, min_p: 0.05, repeat_penalty: 1.1,
+    };
+    const a = await client.completions.create(request);
+    const b = await client.completions.create(request);
+    assert.equal(a.choices[0].text, b.choices[0].text);
+  });
+
+  test('models, health, tokenize, detokenize', T, async () => {
+    const models = await client.models.list();
+    assert.equal(models.data[0].id, 'stories260K');
+    assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), { status: 'ok' });
+    const { json: tokens } = await post(server.url, '/tokenize', { content: 'Once upon a time' });
+    assert.ok(tokens.tokens.length > 0);
+    const { json: text } = await post(server.url, '/detokenize', tokens);
+    assert.equal(text.content, 'Once upon a time');
+    assert.equal((await post(server.url, '/tokenize', { content: 5 })).status, 400);
+    assert.equal((await post(server.url, '/detokenize', { tokens: [1e9] })).status, 400);
+  });
+
+  // Each 400 through the client, which must surface OpenAI's error shape.
+  const badRequests = {
+    'max_tokens of the wrong type': { prompt: 'x', max_tokens: 'many' },
+    'max_tokens zero': { prompt: 'x', max_tokens: 0 },
+    'max_tokens beyond the context': { prompt: 'x', max_tokens: 100000 },
+    'negative temperature': { prompt: 'x', temperature: -1 },
+    'top_p above 1': { prompt: 'x', top_p: 2 },
+    'stop of the wrong type': { prompt: 'x', stop: 3 },
+    'prompt of the wrong type': { prompt: { text: 'x' } },
+    'prompt longer than the context': { prompt: 'Once upon a time '.repeat(200) },
+    'token id outside the vocabulary': { prompt: [1, 1000000] },
+  };
+  for (const [name, body] of Object.entries(badRequests)) {
+    test(`400: ${name}`, T, async () => {
+      await assert.rejects(client.completions.create({ model: 'x', ...body }), (e) => {
+        assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+        assert.equal(e.status, 400);
+        assert.equal(e.error.type, 'invalid_request_error');
+        assert.ok(e.error.message.length > 0);
+        return true;
+      });
+    });
+  }
+
+  test('400: chat messages malformed', T, async () => {
+    for (const messages of [[], [{ role: 'user' , content: 5 }], [{ role: 'nobody', content: 'x' }]]) {
+      await assert.rejects(client.chat.completions.create({ model: 'x', messages }), (e) => e.status === 400);
+    }
+  });
+
+  test('400: malformed JSON', T, async () => {
+    const r = await post(server.url, '/v1/chat/completions', '{"messages": [');
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.type, 'invalid_request_error');
+    assert.equal(r.json.error.code, 'invalid_json');
+  });
+
+  test('404: unknown route', T, async () => {
+    await assert.rejects(client.post('/no/such/route', { body: {} }), (e) => e.status === 404);
+    const r = await post(server.url, '/v2/completions', {});
+    assert.equal(r.status, 404);
+    assert.ok(r.json.error.message.includes('/v2/completions'));
+  });
+
+  test('413: oversize body', T, async () => {
+    const r = await post(server.url, '/v1/completions', { prompt: 'x'.repeat(100000) });
+    assert.equal(r.status, 413);
+    assert.equal(r.json.error.code, 'payload_too_large');
+    await assert.rejects(client.completions.create({ model: 'x', prompt: 'y'.repeat(100000) }), (e) => e.status === 413);
+  });
+
+  test('metrics in Prometheus text', T, async () => {
+    const m = await metrics(server.url);
+    for (const name of ['requests_total', 'generated_tokens_total', 'prompt_tokens_total', 'prompt_tokens_cached_total',
+      'requests_queued', 'requests_running', 'kv_blocks_used', 'kv_blocks_free', 'generated_tokens_per_second'])
+      assert.ok(name in m, name);
+    assert.ok(m.requests_total > 0);
+  });
+});
+
+describe('--api-key', () => {
+  let server;
+  before(async () => { server = await startServer(['--api-key', 'sesame']); });
+  after(async () => assert.equal(await server.stop(), 0));
+
+  test('401 without the right key, 200 with it; health stays open', T, async () => {
+    for (const apiKey of ['wrong', 'sesame-']) {
+      await assert.rejects(server.client({ apiKey }).completions.create({ model: 'x', prompt: 'x', max_tokens: 2 }), (e) => {
+        assert.ok(e instanceof OpenAI.AuthenticationError, String(e));
+        assert.equal(e.error.type, 'authentication_error');
+        return true;
+      });
+    }
+    const noKey = await post(server.url, '/v1/completions', { prompt: 'x' });
+    assert.equal(noKey.status, 401);
+    assert.equal((await fetch(`${server.url}/metrics`)).status, 401);
+    const ok = await server.client({ apiKey: 'sesame' }).completions.create({ model: 'x', prompt: 'x', max_tokens: 2 });
+    assert.equal(ok.usage.completion_tokens, 2);
+    assert.equal((await fetch(`${server.url}/health`)).status, 200);
+  });
+});
+
+describe('a full queue', () => {
+  let server;
+  before(async () => { server = await startServer(['--parallel', '1', '--queue', '1']); });
+  after(async () => assert.equal(await server.stop(), 0));
+
+  test('503 when the engine refuses more work; the accepted requests complete', T, async () => {
+    const client = server.client();
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () =>
+      client.completions.create({ model: 'x', prompt: 'Once upon a time', max_tokens: 400, temperature: 0 })));
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.ok(refused.length > 0, 'nothing was refused');
+    for (const r of refused) {
+      assert.ok(r.reason instanceof OpenAI.InternalServerError, String(r.reason));
+      assert.equal(r.reason.status, 503);
+    }
+    const done = results.filter((r) => r.status === 'fulfilled');
+    assert.ok(done.length >= 1);
+    for (const r of done) assert.ok(r.value.usage.completion_tokens > 0);
+  });
+});

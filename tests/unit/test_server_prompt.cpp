@@ -1,0 +1,110 @@
+// What the server checks against the model before the engine sees a request, and how a
+// request's generated tokens become the text and usage a client receives.
+#include <gtest/gtest.h>
+
+#include "formats/loaded_model.h"
+#include "server/generation.h"
+#include "server/prompt_builder.h"
+#include "test_paths.h"
+#include "tokenizer/spm_tokenizer.h"
+
+namespace lumen::server {
+namespace {
+
+using json = nlohmann::json;
+
+std::shared_ptr<const Model> bundled_model() {
+  static auto model = Model::load(test::source_path("models/stories260K.bin"), test::source_path("models/tok512.bin"));
+  return model;
+}
+
+ApiError build_error(const PromptBuilder& b, const std::string& body, bool chat = false) {
+  try {
+    b.build(parse_completion_request(body, chat));
+  } catch (const ApiError& e) {
+    return e;
+  }
+  return ApiError(0, "built");
+}
+
+TEST(ServerPrompt, CompletionPrompt) {
+  const PromptBuilder b(bundled_model(), 64);
+  const RequestParams p = b.build(parse_completion_request(R"({"prompt":"Once upon a time","temperature":0})", false));
+  EXPECT_EQ(p.prompt, bundled_model()->tokenize("Once upon a time"));
+  EXPECT_EQ(p.max_tokens, 16);  // OpenAI's default for completions
+  EXPECT_EQ(p.sampling.temperature, 0.0f);
+}
+
+TEST(ServerPrompt, ChatUsesTheFallbackTranscriptAndTheRestOfTheContext) {
+  const PromptBuilder b(bundled_model(), 64);
+  EXPECT_TRUE(b.warning().empty());
+  EXPECT_EQ(b.render_chat(json::parse(R"([{"role":"user","content":"Hi"}])")), "user: Hi\nassistant:");
+  const RequestParams p = b.build(parse_completion_request(R"({"messages":[{"role":"user","content":"Hi"}]})", true));
+  EXPECT_EQ(p.prompt, bundled_model()->tokenize("user: Hi\nassistant:"));
+  EXPECT_EQ(p.max_tokens, 64 - int32_t(p.prompt.size()));
+}
+
+TEST(ServerPrompt, ModelChecksAre400s) {
+  const PromptBuilder b(bundled_model(), 16);
+  std::string long_prompt;
+  for (int i = 0; i < 40; ++i) long_prompt += "word ";
+  const ApiError too_long = build_error(b, json({{"prompt", long_prompt}}).dump());
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(too_long.code, "context_length_exceeded");
+  EXPECT_EQ(build_error(b, R"({"prompt":"x","max_tokens":17})").param, "max_tokens");
+  EXPECT_EQ(build_error(b, R"({"prompt":[1, 999999]})").param, "prompt");
+  EXPECT_EQ(build_error(b, R"({"prompt":"x","logit_bias":{"100000":1}})").param, "logit_bias");
+  // max_tokens within the context but beyond the room left: generation stops at the context.
+  EXPECT_EQ(b.build(parse_completion_request(R"({"prompt":"x","max_tokens":16})", false)).max_tokens,
+            16 - int32_t(bundled_model()->tokenize("x").size()));
+}
+
+TokenEvent event(int32_t token, FinishReason finish = FinishReason::None) {
+  return {token, finish, 4, 2};
+}
+
+TEST(ServerGeneration, TextUsageAndFinish) {
+  const SpmTokenizer tokenizer(bundled_model()->loaded().vocab);
+  const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);
+  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
+  TokenCallback cb = Generation::callback(g);
+  for (size_t i = 0; i < ids.size(); ++i)
+    EXPECT_TRUE(cb(event(ids[i], i + 1 == ids.size() ? FinishReason::Length : FinishReason::None)));
+  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  EXPECT_EQ(u.text, "Once upon a time");
+  EXPECT_TRUE(u.finished);
+  EXPECT_EQ(u.finish_reason, "length");
+  EXPECT_EQ(u.usage.completion_tokens, int32_t(ids.size()));
+  EXPECT_EQ(u.usage.prompt_tokens, 4);
+  EXPECT_EQ(u.usage.cached_tokens, 2);
+}
+
+TEST(ServerGeneration, StopStringCancelsTheRequest) {
+  const SpmTokenizer tokenizer(bundled_model()->loaded().vocab);
+  const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);
+  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{"pon"});
+  TokenCallback cb = Generation::callback(g);
+  bool going = true;
+  for (size_t i = 0; i < ids.size() && going; ++i) going = cb(event(ids[i]));
+  EXPECT_FALSE(going);
+  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  EXPECT_EQ(u.text, "Once u");
+  EXPECT_EQ(u.finish_reason, "stop");
+}
+
+TEST(ServerGeneration, EndOfSequenceAndClientCancel) {
+  const SpmTokenizer tokenizer(bundled_model()->loaded().vocab);
+  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
+  TokenCallback cb = Generation::callback(g);
+  EXPECT_TRUE(cb(event(bundled_model()->tokenize("Hi", false)[0])));
+  g->cancel();
+  EXPECT_FALSE(cb(event(5)));  // the engine frees the request on this false
+  EXPECT_FALSE(g->take(std::chrono::milliseconds(0)).finished);
+
+  auto done = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
+  Generation::callback(done)(event(-1, FinishReason::EndOfSequence));
+  EXPECT_EQ(done->take(std::chrono::milliseconds(0)).finish_reason, "stop");
+}
+
+}  // namespace
+}  // namespace lumen::server

@@ -1,0 +1,163 @@
+// Request validation for /v1/completions and /v1/chat/completions: each malformed request is an
+// ApiError naming its field, and the responses have OpenAI's shape.
+#include <gtest/gtest.h>
+
+#include "server/openai_protocol.h"
+
+namespace lumen::server {
+namespace {
+
+using json = nlohmann::json;
+
+// The ApiError a body raises (status 0 when it parses).
+ApiError error_of(const std::string& body, bool chat = false) {
+  try {
+    parse_completion_request(body, chat);
+  } catch (const ApiError& e) {
+    return e;
+  }
+  return ApiError(0, "parsed");
+}
+
+TEST(ServerProtocol, ParsesACompletionRequest) {
+  const CompletionRequest r = parse_completion_request(
+      R"({"model":"m","prompt":"Hi","max_tokens":5,"temperature":0,"top_p":0.5,"stop":["a","b"],"seed":7,
+          "presence_penalty":1,"frequency_penalty":-1,"logit_bias":{"12":-100},"top_k":3,"min_p":0.1,
+          "repeat_penalty":1.1,"stream":true,"stream_options":{"include_usage":true},"user":"x"})",
+      false);
+  EXPECT_EQ(r.prompt, "Hi");
+  EXPECT_EQ(r.max_tokens, 5);
+  EXPECT_EQ(r.sampling.temperature, 0.0f);
+  EXPECT_EQ(r.sampling.top_p, 0.5f);
+  EXPECT_EQ(r.sampling.top_k, 3);
+  EXPECT_FLOAT_EQ(r.sampling.min_p, 0.1f);
+  EXPECT_FLOAT_EQ(r.sampling.repeat_penalty, 1.1f);
+  EXPECT_EQ(r.sampling.seed, 7u);
+  EXPECT_EQ(r.stop, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r.presence_penalty, 1.0f);
+  EXPECT_EQ(r.frequency_penalty, -1.0f);
+  EXPECT_EQ(r.logit_bias.at(12), -100.0f);
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+}
+
+TEST(ServerProtocol, OpenAIDefaults) {
+  const CompletionRequest r = parse_completion_request(R"({"prompt":"Hi","stop":"x","max_tokens":null})", false);
+  EXPECT_FALSE(r.max_tokens);
+  EXPECT_EQ(r.sampling.temperature, 1.0f);
+  EXPECT_EQ(r.sampling.top_p, 1.0f);
+  EXPECT_EQ(r.sampling.top_k, 0);
+  EXPECT_EQ(r.sampling.min_p, 0.0f);
+  EXPECT_EQ(r.stop, std::vector<std::string>{"x"});
+  EXPECT_FALSE(r.stream);
+}
+
+TEST(ServerProtocol, PromptShapes) {
+  EXPECT_EQ(parse_completion_request(R"({"prompt":["one"]})", false).prompt, "one");
+  EXPECT_EQ(parse_completion_request(R"({"prompt":[1,5,9]})", false).prompt_tokens, (std::vector<int32_t>{1, 5, 9}));
+}
+
+TEST(ServerProtocol, ChatMessagesAndContentParts) {
+  const CompletionRequest r = parse_completion_request(
+      R"({"messages":[{"role":"system","content":"S"},
+                      {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
+          "max_completion_tokens":9})",
+      true);
+  EXPECT_EQ(r.messages, json::parse(R"([{"role":"system","content":"S"},{"role":"user","content":"ab"}])"));
+  EXPECT_EQ(r.max_tokens, 9);
+}
+
+TEST(ServerProtocol, EachMalformedRequestIsA400NamingTheField) {
+  struct Case {
+    const char* body;
+    bool chat;
+    const char* param;
+  };
+  const Case cases[] = {
+      {R"({"prompt":)", false, ""},                             // not JSON
+      {R"([1,2])", false, ""},                                  // not an object
+      {R"({})", false, "prompt"},                               // missing prompt
+      {R"({"prompt":5})", false, "prompt"},
+      {R"({"prompt":[]})", false, "prompt"},
+      {R"({"prompt":[1,"a"]})", false, "prompt"},
+      {R"({"prompt":[-1]})", false, "prompt"},
+      {R"({"prompt":"x","max_tokens":"5"})", false, "max_tokens"},
+      {R"({"prompt":"x","max_tokens":0})", false, "max_tokens"},
+      {R"({"prompt":"x","max_tokens":2.5})", false, "max_tokens"},
+      {R"({"prompt":"x","temperature":-0.1})", false, "temperature"},
+      {R"({"prompt":"x","temperature":"hot"})", false, "temperature"},
+      {R"({"prompt":"x","temperature":true})", false, "temperature"},
+      {R"({"prompt":"x","top_p":1.5})", false, "top_p"},
+      {R"({"prompt":"x","top_k":-1})", false, "top_k"},
+      {R"({"prompt":"x","min_p":2})", false, "min_p"},
+      {R"({"prompt":"x","repeat_penalty":0})", false, "repeat_penalty"},
+      {R"({"prompt":"x","presence_penalty":3})", false, "presence_penalty"},
+      {R"({"prompt":"x","frequency_penalty":-2.5})", false, "frequency_penalty"},
+      {R"({"prompt":"x","seed":"s"})", false, "seed"},
+      {R"({"prompt":"x","stop":5})", false, "stop"},
+      {R"({"prompt":"x","stop":["a",1]})", false, "stop"},
+      {R"({"prompt":"x","stop":["a","b","c","d","e"]})", false, "stop"},
+      {R"({"prompt":"x","stream":"yes"})", false, "stream"},
+      {R"({"prompt":"x","stream_options":1})", false, "stream_options"},
+      {R"({"prompt":"x","logit_bias":[1]})", false, "logit_bias"},
+      {R"({"prompt":"x","logit_bias":{"a":1}})", false, "logit_bias"},
+      {R"({"prompt":"x","logit_bias":{"3":500}})", false, "logit_bias"},
+      {R"({"prompt":"x","n":2})", false, "n"},
+      {R"({"prompt":"x","echo":true})", false, "echo"},
+      {R"({"prompt":"x","model":7})", false, "model"},
+      {R"({})", true, "messages"},
+      {R"({"messages":[]})", true, "messages"},
+      {R"({"messages":"hi"})", true, "messages"},
+      {R"({"messages":[5]})", true, "messages[0]"},
+      {R"({"messages":[{"content":"x"}]})", true, "messages[0].role"},
+      {R"({"messages":[{"role":"wizard","content":"x"}]})", true, "messages[0].role"},
+      {R"({"messages":[{"role":"user","content":7}]})", true, "messages[0].content"},
+      {R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", true, "messages[0].content"},
+  };
+  for (const Case& c : cases) {
+    const ApiError e = error_of(c.body, c.chat);
+    EXPECT_EQ(e.status, 400) << c.body;
+    EXPECT_EQ(e.param, c.param) << c.body;
+    EXPECT_EQ(e.type(), "invalid_request_error");
+    EXPECT_FALSE(std::string(e.what()).empty());
+  }
+}
+
+TEST(ServerProtocol, ErrorBodyHasOpenAIShape) {
+  const json body = ApiError(401, "no key", "", "invalid_api_key").body();
+  EXPECT_EQ(body["error"]["message"], "no key");
+  EXPECT_EQ(body["error"]["type"], "authentication_error");
+  EXPECT_TRUE(body["error"]["param"].is_null());
+  EXPECT_EQ(body["error"]["code"], "invalid_api_key");
+  EXPECT_EQ(ApiError(503, "busy").type(), "server_error");
+}
+
+TEST(ServerProtocol, ResponsesAndChunks) {
+  CompletionRequest chat;
+  chat.chat = true;
+  const ResponseHeader h{"id1", 42, "m"};
+  const Usage usage{5, 3, 2};
+  const json full = completion_response(chat, h, "hello", "stop", usage);
+  EXPECT_EQ(full["object"], "chat.completion");
+  EXPECT_EQ(full["choices"][0]["message"]["content"], "hello");
+  EXPECT_EQ(full["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(full["usage"]["total_tokens"], 8);
+  EXPECT_EQ(full["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+
+  EXPECT_EQ(stream_chunk(chat, h, "", std::nullopt, true)["choices"][0]["delta"]["role"], "assistant");
+  const json middle = stream_chunk(chat, h, "he", std::nullopt);
+  EXPECT_EQ(middle["object"], "chat.completion.chunk");
+  EXPECT_EQ(middle["choices"][0]["delta"]["content"], "he");
+  EXPECT_TRUE(middle["choices"][0]["finish_reason"].is_null());
+  EXPECT_EQ(stream_chunk(chat, h, "", "length")["choices"][0]["delta"], json::object());
+  EXPECT_TRUE(usage_chunk(chat, h, usage)["choices"].empty());
+
+  const CompletionRequest plain;
+  const json text = completion_response(plain, h, "hi", "length", usage);
+  EXPECT_EQ(text["object"], "text_completion");
+  EXPECT_EQ(text["choices"][0]["text"], "hi");
+  EXPECT_EQ(stream_chunk(plain, h, "x", std::nullopt)["choices"][0]["text"], "x");
+}
+
+}  // namespace
+}  // namespace lumen::server
