@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev chromium
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev chromium libpcre2-dev libutf8proc-dev
   python3-numpy python3-sentencepiece python3-torch libopenblas0-pthread
 )
 missing=()

@@ -23,6 +23,7 @@
 namespace lumen {
 
 struct LoadedModel;
+class Tokenizer;
 
 struct ModelInfo {
   std::string format;        // "gguf" or "llama2.c"
@@ -37,17 +38,18 @@ class Model {
   ~Model();
 
   ModelInfo info() const;
-  std::vector<int32_t> tokenize(std::string_view text, bool add_bos = true) const;
+  // add_special: the markers the vocabulary asks for (BOS; [CLS] ... [SEP] for BERT).
+  std::vector<int32_t> tokenize(std::string_view text, bool add_special = true) const;
   std::string detokenize(std::span<const int32_t> tokens) const;
 
   const LoadedModel& loaded() const { return *loaded_; }  // the engine's view, for lumen's own tools
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
 
  private:
   friend class Session;  // decodes pieces with the model's tokenizer as it generates
   explicit Model(std::unique_ptr<LoadedModel> loaded);
   std::unique_ptr<LoadedModel> loaded_;
-  struct Tokenizer;
-  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<const Tokenizer> tokenizer_;
 };
 
 struct SessionOptions {

@@ -7,16 +7,12 @@
 #include "formats/loaded_model.h"
 #include "models/decoder.h"
 #include "runtime/generator.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lumen {
 
-struct Model::Tokenizer {
-  SpmTokenizer spm;
-};
-
 Model::Model(std::unique_ptr<LoadedModel> loaded)
-    : loaded_(std::move(loaded)), tokenizer_(new Tokenizer{SpmTokenizer(loaded_->vocab)}) {}
+    : loaded_(std::move(loaded)), tokenizer_(make_tokenizer(loaded_->vocab)) {}
 Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const std::string& tokenizer_path) {
@@ -29,11 +25,11 @@ ModelInfo Model::info() const {
           c.vocab_size, c.context_length};
 }
 
-std::vector<int32_t> Model::tokenize(std::string_view text, bool add_bos) const {
-  return tokenizer_->spm.encode(text, add_bos);
+std::vector<int32_t> Model::tokenize(std::string_view text, bool add_special) const {
+  return tokenizer_->encode(text, add_special);
 }
 
-std::string Model::detokenize(std::span<const int32_t> tokens) const { return tokenizer_->spm.decode(tokens); }
+std::string Model::detokenize(std::span<const int32_t> tokens) const { return tokenizer_->decode(tokens); }
 
 struct Session::State {
   std::shared_ptr<const Model> model;
@@ -59,7 +55,7 @@ int32_t Session::threads() const { return state_->pool.size(); }
 GenerateResult Session::generate(std::string_view prompt, const GenerateOptions& o,
                                  const std::function<void(std::string_view)>& on_text) {
   const Model& model = *state_->model;
-  const SpmTokenizer& tokenizer = model.tokenizer_->spm;
+  const Tokenizer& tokenizer = model.tokenizer();
   GenerateResult result;
   result.prompt_tokens = tokenizer.encode(prompt, true);
   check_prompt_fits(result.prompt_tokens.size(), context_length());

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <queue>
 
+#include "tokenizer/utf8.h"
 #include "util/error.h"
 
 namespace lumen {
@@ -12,33 +13,6 @@ namespace {
 
 constexpr std::string_view kSpace = "\xE2\x96\x81";        // U+2581, SentencePiece's space
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the UTF-8 character at the start of `s`, or 0 if it is malformed: a bad lead or
-// continuation byte, an overlong form, a surrogate or a code point past U+10FFFF. These are
-// the characters SentencePiece's decoder rejects.
-size_t utf8_char_length(std::string_view s) {
-  const auto byte = [&](size_t i) { return uint8_t(s[i]); };
-  const auto trail = [&](size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
-  const uint8_t lead = byte(0);
-  if (lead < 0x80) return 1;
-  size_t len;
-  uint32_t cp, min;
-  if ((lead & 0xE0) == 0xC0) {
-    len = 2, cp = lead & 0x1F, min = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    len = 3, cp = lead & 0x0F, min = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    len = 4, cp = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  for (size_t i = 1; i < len; ++i) {
-    if (!trail(i)) return 0;
-    cp = (cp << 6) | (byte(i) & 0x3F);
-  }
-  const bool surrogate = cp >= 0xD800 && cp < 0xE000;
-  return cp >= min && cp <= 0x10FFFF && !surrogate ? len : 0;
-}
 
 // SentencePiece's normalisation for the Llama tokenizer (identity rules): a dummy-prefix
 // space, spaces escaped to ▁, and each byte of malformed UTF-8 replaced by U+FFFD — which is
@@ -95,7 +69,7 @@ struct SpmTokenizer::Symbol {
 
 SpmTokenizer::SpmTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   if (vocab_.model != "llama")
-    fail("tokenizer model '", vocab_.model, "' is not SentencePiece BPE ('llama'), which is all lumen reads yet");
+    fail("tokenizer model '", vocab_.model, "' is not SentencePiece BPE ('llama')");
   const size_t n = vocab_.pieces.size();
   if (n == 0) fail("tokenizer vocabulary is empty");
   if (vocab_.scores.size() != n || vocab_.types.size() != n)
@@ -223,20 +197,18 @@ void SpmTokenizer::emit(std::string_view piece, const SplitOf& split_of, std::ve
   }
 }
 
-std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos) const {
+std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_special) const {
   std::vector<int32_t> ids;
-  if (add_bos) {
-    if (vocab_.bos_id < 0 || vocab_.bos_id >= vocab_.size())
-      fail("tokenizer BOS id ", vocab_.bos_id, " is outside the vocabulary of ", vocab_.size());
-    ids.push_back(vocab_.bos_id);
+  if (add_special && vocab_.add_bos) ids.push_back(checked_token(vocab_, vocab_.bos_id, "BOS"));
+  if (!text.empty()) {
+    const std::string normalized = normalize(text);
+    std::vector<Symbol> symbols = split(normalized);
+    SplitOf split_of;
+    merge(normalized, symbols, split_of);
+    for (int32_t i = 0; i >= 0; i = symbols[i].next)
+      emit(std::string_view(normalized).substr(symbols[i].begin, symbols[i].size), split_of, ids);
   }
-  if (text.empty()) return ids;
-  const std::string normalized = normalize(text);
-  std::vector<Symbol> symbols = split(normalized);
-  SplitOf split_of;
-  merge(normalized, symbols, split_of);
-  for (int32_t i = 0; i >= 0; i = symbols[i].next)
-    emit(std::string_view(normalized).substr(symbols[i].begin, symbols[i].size), split_of, ids);
+  if (add_special && vocab_.add_eos) ids.push_back(checked_token(vocab_, vocab_.eos_id, "EOS"));
   return ids;
 }
 

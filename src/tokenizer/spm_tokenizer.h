@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
 namespace lumen {
@@ -22,22 +23,22 @@ namespace lumen {
 // stands for; nullopt for any other piece.
 std::optional<uint8_t> parse_byte_piece(std::string_view piece);
 
-class SpmTokenizer {
+class SpmTokenizer final : public Tokenizer {
  public:
   explicit SpmTokenizer(Vocab vocab);
 
-  std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
+  std::vector<int32_t> encode(std::string_view text, bool add_special) const override;
 
   // The text of one token: "▁" as a space, a byte piece as its raw byte (so a multi-byte
   // character may arrive over several calls), control pieces as written ("<s>"). A leading
   // space is dropped after BOS, where it is SentencePiece's dummy prefix.
-  std::string decode_piece(int32_t prev_token, int32_t token) const;
+  std::string decode_piece(int32_t prev_token, int32_t token) const override;
 
   // The text of a sequence: control tokens are skipped and the first piece loses its dummy
   // prefix, as SentencePiece decodes. Byte tokens are joined as raw bytes.
-  std::string decode(std::span<const int32_t> tokens) const;
+  std::string decode(std::span<const int32_t> tokens) const override;
 
-  const Vocab& vocab() const { return vocab_; }
+  const Vocab& vocab() const override { return vocab_; }
 
  private:
   struct Hash {
