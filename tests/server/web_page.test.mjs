@@ -30,6 +30,13 @@ after(async () => {
 test('typing a prompt streams an answer into the page', { timeout: 60000 }, async () => {
   const page = await context.newPage();
   page.setDefaultTimeout(20000);
+  // The bundled model writes a whole answer in a few milliseconds, faster than a browser reads;
+  // a slow connection (as many users have) spreads the answer's events over time so the test
+  // can see the page show each part as it arrives.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions',
+    { offline: false, latency: 0, downloadThroughput: 16000, uploadThroughput: -1 });
   await page.goto(server.url + '/');
   assert.equal(await page.title(), 'lumen');
 
@@ -43,6 +50,7 @@ test('typing a prompt streams an answer into the page', { timeout: 60000 }, asyn
   });
   await page.click('summary');  // open the settings, as a user would
   await page.fill('#max', '60');
+  await page.fill('#temp', '0');  // the same answer every run
   await page.fill('#prompt', 'Once upon a time');
   await page.press('#prompt', 'Enter');
   await page.waitForSelector('.msg.user');
