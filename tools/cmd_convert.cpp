@@ -30,9 +30,9 @@ void convert(const ConvertOptions& o) {
 
 void register_convert(CLI::App& app) {
   auto o = std::make_shared<ConvertOptions>();
-  CLI::App* cmd = app.add_subcommand("convert", "Write a model as GGUF v3 (llama architecture)");
-  cmd->add_option("-m,--model", o->model, "Model to read (llama2.c .bin or .gguf)")->required();
-  cmd->add_option("-z,--tokenizer", o->tokenizer, "Tokenizer for a llama2.c checkpoint (tokenizer.bin)");
+  CLI::App* cmd = app.add_subcommand("convert", "Write a model as GGUF v3 (llama, qwen2, gpt2 or bloom architecture)");
+  cmd->add_option("-m,--model", o->model, "Model to read (llama2.c .bin, .gguf or a Hugging Face folder)")->required();
+  cmd->add_option("-z,--tokenizer", o->tokenizer, "Tokenizer for a llama2.c checkpoint or a Hugging Face folder (tokenizer.bin)");
   cmd->add_option("-o,--output", o->output, "GGUF file to write")->required();
   cmd->callback([o] { convert(*o); });
 }

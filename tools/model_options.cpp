@@ -8,7 +8,7 @@ std::string default_model_path() { return std::string(LUMEN_DEFAULT_MODEL_DIR) +
 std::string default_tokenizer_path() { return std::string(LUMEN_DEFAULT_MODEL_DIR) + "/tok512.bin"; }
 
 void ModelOptions::add_to(CLI::App& cmd) {
-  cmd.add_option("-m,--model", model, "model file: GGUF or llama2.c .bin (default: the bundled stories260K)");
+  cmd.add_option("-m,--model", model, "model: GGUF, llama2.c .bin or a Hugging Face folder (default: the bundled stories260K)");
   cmd.add_option("-z,--tokenizer", tokenizer, "tokenizer .bin for a llama2.c checkpoint");
 }
 

@@ -424,6 +424,8 @@ std::unique_ptr<LoadedModel> load_hf_model(const std::string& dir, const std::st
     m->vocab = read_llama2c_tokenizer(tokenizer_path, m->config.vocab_size);
   } else {
 #if LUMEN_HAS_HF_TOKENIZER
+    if (!fs::exists(fs::path(dir) / "tokenizer.json"))
+      fail(dir, ": has no tokenizer.json; give a tokenizer with -z TOKENIZER.bin");
     m->vocab = read_hf_tokenizer(dir);
 #else
     fail(dir, ": reading tokenizer.json is not supported yet; give a tokenizer with -z TOKENIZER.bin");

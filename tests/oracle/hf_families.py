@@ -155,6 +155,13 @@ def bloom(seed, dim, heads, layers, vocab, std=0.1):
     return cfg, sd
 
 
+def half(model):
+    """The same model stored in float16 (the reference then computes from the rounded weights)."""
+    cfg, sd = model
+    cfg = dict(cfg, torch_dtype="float16")
+    return cfg, {k: v.half() for k, v in sd.items()}
+
+
 # --- references (float64) ---
 
 def _d(t):

@@ -35,6 +35,10 @@ FAMILIES = {
     "mixtral": lambda: hf.llama_like("MixtralForCausalLM", 25, dim=64, heads=4, kv_heads=2, hidden=96, layers=2,
                                      vocab=VOCAB, ctx=256, experts=5, top_k=2),
     "bloom": lambda: hf.bloom(26, dim=60, heads=5, layers=2, vocab=VOCAB),
+    # half-precision safetensors (F16 Conv1D weights are transposed at load in their own type)
+    "gpt2-f16": lambda: hf.half(hf.gpt2(27, dim=60, heads=5, layers=2, vocab=VOCAB, ctx=256)),
+    "qwen2-f16": lambda: hf.half(hf.llama_like("Qwen2ForCausalLM", 28, dim=80, heads=5, kv_heads=1, hidden=144,
+                                               layers=2, vocab=VOCAB, ctx=256, bias=True)),
 }
 # What the converted GGUF must hold, by llama.cpp's names: (general.architecture, tensors).
 GGUF_NAMES = {
@@ -84,7 +88,7 @@ def main():
         run([a.lumen, "convert", "-m", model, "-z", tok, "-o", gguf])
         f32 = ["--cache-type-k", "f32", "--cache-type-v", "f32"]
         listing = run([a.lumen, "inspect", gguf])
-        arch, names = GGUF_NAMES[name]
+        arch, names = GGUF_NAMES[name.split("-")[0]]
         missing = [t for t in names if f"\n{t} " not in listing]
         check(name, f"architecture: {arch}\n" in listing and not missing,
               f"GGUF architecture '{arch}' and llama.cpp tensor names" + (f" (missing {missing})" if missing else ""))

@@ -2,6 +2,7 @@
 // dispatch. Every bad input is a one-line lumen::Error naming the field, tensor or shard.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -10,6 +11,7 @@
 #include "formats/hf_model.h"
 #include "formats/loaded_model.h"
 #include "formats/safetensors.h"
+#include "kernels/ops.h"
 #include "model_file_helpers.h"
 #include "test_paths.h"
 
@@ -236,6 +238,31 @@ TEST(Safetensors, ReadsMetadataAndReversesShapes) {
   ASSERT_NE(f.find("w"), nullptr);
   EXPECT_EQ(f.find("w")->shape, (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(f.find("w")->type, DType::BF16);
+}
+
+// The family kernels against hand-computed values.
+TEST(FamilyOps, AlibiSlopes) {
+  float s8[8], s5[5];
+  alibi_slopes(s8, 8);
+  for (int h = 0; h < 8; ++h) EXPECT_FLOAT_EQ(s8[h], std::pow(2.0f, -float(h + 1)));
+  alibi_slopes(s5, 5);  // 4 heads of the power-of-two series, then 2^(-8/8) from the interleaved one
+  const float want[5] = {0.25f, 0.0625f, 0.015625f, 0.00390625f, 0.5f};
+  for (int h = 0; h < 5; ++h) EXPECT_FLOAT_EQ(s5[h], want[h]);
+}
+
+TEST(FamilyOps, LayerNormAndGelu) {
+  const float x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 2, 1}, b[4] = {0, 0, 0, 1};
+  float out[4];
+  layernorm(out, x, w, b, 4, 0.0f);  // mean 2.5, variance 1.25
+  const float inv = 1.0f / std::sqrt(1.25f);
+  EXPECT_NEAR(out[0], -1.5f * inv, 1e-6);
+  EXPECT_NEAR(out[2], 2 * 0.5f * inv, 1e-6);
+  EXPECT_NEAR(out[3], 1.5f * inv + 1, 1e-6);
+  float g[3] = {1.0f, -1.0f, 0.0f};
+  gelu_tanh(g, 3);
+  EXPECT_NEAR(g[0], 0.8411920f, 1e-6);
+  EXPECT_NEAR(g[1], -0.1588080f, 1e-6);
+  EXPECT_EQ(g[2], 0.0f);
 }
 
 }  // namespace
