@@ -8,6 +8,7 @@
 #include "models/decoder.h"
 #include "runtime/generator.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 namespace lumen {
 
@@ -58,6 +59,8 @@ GenerateResult Session::generate(std::string_view prompt, const GenerateOptions&
   const Tokenizer& tokenizer = model.tokenizer();
   GenerateResult result;
   result.prompt_tokens = tokenizer.encode(prompt, true);
+  // A vocabulary without BOS (GPT-2's) gives an empty prompt no token to start from.
+  if (result.prompt_tokens.empty()) fail("the prompt is empty and the vocabulary adds no BOS token to start from");
   check_prompt_fits(result.prompt_tokens.size(), context_length());
   if (o.echo && on_text) on_text(tokenizer.decode(result.prompt_tokens));  // as the model saw it
   // The last generated token is never fed back, so the context holds one more than it feeds.

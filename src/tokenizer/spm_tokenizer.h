@@ -41,11 +41,6 @@ class SpmTokenizer final : public Tokenizer {
   const Vocab& vocab() const override { return vocab_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using PieceIds = std::unordered_map<std::string, int32_t, Hash, std::equal_to<>>;
   // For unused pieces formed while merging: the two parts each was built from.
   using SplitOf = std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>>;
   struct Symbol;
