@@ -23,6 +23,7 @@
 #include "kernels/matmul.h"
 #include "models/decoder.h"
 #include "models/model_costs.h"
+#include "util/error.h"
 
 using namespace lumen;
 using lumen::bench::seconds_since;
@@ -186,8 +187,7 @@ double barrier_us(ThreadPool& pool) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Options opt = parse(argc, argv);
+int bench_main(const Options& opt) {
   std::printf("machine        %s, %u hardware threads\n", bench::cpu_model().c_str(),
               std::thread::hardware_concurrency());
   std::printf("kernel ISA     %s (best available: %s; LUMEN_ISA overrides)\n", std::string(isa_name(kernel_isa())).c_str(),
@@ -246,4 +246,13 @@ int main(int argc, char** argv) {
     std::printf("%11d  %13.1f  %14.1f\n", nth, tps, tps * prompt_flops_per_token / 1e9);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return bench_main(parse(argc, argv));
+  } catch (const Error& e) {  // e.g. a bad LUMEN_ISA
+    std::fprintf(stderr, "bench_decode: %s\n", e.what());
+    return 1;
+  }
 }
