@@ -13,11 +13,11 @@
 
 namespace lumen {
 
-//
 // Weights may be F32, F16 or BF16 (other types fail with lumen::Error); they are widened
 // exactly to f32 and multiplied with the f32 activations, so the fast paths differ from the
 // reference only in summation order (relative error ~1e-6 of sum |w*x|). The SIMD path is
-// chosen at run time (kernels/cpu_features.h); threads of `pool` split the rows.
+// chosen at run time (kernels/cpu_features.h); threads of `pool` split the rows. On a given
+// path an output does not depend on the thread count nor on the other tokens of the call.
 void matmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool);
 
 // Scalar reference twin: one row, one token at a time, in the order the formula reads.
