@@ -17,7 +17,7 @@ const char* finish_name(FinishReason reason) {
 
 }  // namespace
 
-Generation::Generation(const SpmTokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops)
+Generation::Generation(const Tokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops)
     : tokenizer_(tokenizer), previous_(last_prompt_token), text_stream_(std::move(stops)) {}
 
 TokenCallback Generation::callback(std::shared_ptr<Generation> generation) {

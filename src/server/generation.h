@@ -13,7 +13,7 @@
 #include "runtime/engine.h"
 #include "server/openai_protocol.h"
 #include "server/text_stream.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lumen::server {
 
@@ -28,7 +28,7 @@ class Generation {
 
   // `last_prompt_token` is what the first generated piece is decoded after (it decides whether
   // SentencePiece's leading space is dropped).
-  Generation(const SpmTokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops);
+  Generation(const Tokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops);
 
   // The callback for Engine::submit; it keeps the Generation alive for as long as the engine
   // holds it.
@@ -43,7 +43,7 @@ class Generation {
  private:
   bool on_token(const TokenEvent& event);  // on the engine's thread
 
-  const SpmTokenizer& tokenizer_;
+  const Tokenizer& tokenizer_;
   int32_t previous_;
   TextStream text_stream_;
 

@@ -41,7 +41,7 @@ struct HttpServer::Impl {
   std::shared_ptr<const Model> model;
   Engine& engine;
   ServerOptions options;
-  SpmTokenizer tokenizer;  // decodes streamed pieces (the public Model decodes whole sequences)
+  const Tokenizer& tokenizer;  // decodes streamed pieces (the public Model decodes whole sequences)
   PromptBuilder prompts;
   httplib::Server http;
   std::atomic<uint64_t> next_id{0};
@@ -51,7 +51,7 @@ struct HttpServer::Impl {
       : model(std::move(m)),
         engine(e),
         options(std::move(o)),
-        tokenizer(model->loaded().vocab),
+        tokenizer(model->tokenizer()),
         prompts(model, engine.context_length()) {
     http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(size_t(n)); };
     http.set_payload_max_length(options.max_body_bytes);

@@ -64,7 +64,7 @@ TokenEvent event(int32_t token, FinishReason finish = FinishReason::None) {
 }
 
 TEST(ServerGeneration, TextUsageAndFinish) {
-  const SpmTokenizer tokenizer(bundled_model()->loaded().vocab);
+  const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);
   auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
   TokenCallback cb = Generation::callback(g);
@@ -80,7 +80,7 @@ TEST(ServerGeneration, TextUsageAndFinish) {
 }
 
 TEST(ServerGeneration, StopStringCancelsTheRequest) {
-  const SpmTokenizer tokenizer(bundled_model()->loaded().vocab);
+  const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);
   auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{"pon"});
   TokenCallback cb = Generation::callback(g);
@@ -93,7 +93,7 @@ TEST(ServerGeneration, StopStringCancelsTheRequest) {
 }
 
 TEST(ServerGeneration, EndOfSequenceAndClientCancel) {
-  const SpmTokenizer tokenizer(bundled_model()->loaded().vocab);
+  const Tokenizer& tokenizer = bundled_model()->tokenizer();
   auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
   TokenCallback cb = Generation::callback(g);
   EXPECT_TRUE(cb(event(bundled_model()->tokenize("Hi", false)[0])));
