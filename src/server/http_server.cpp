@@ -41,7 +41,7 @@ struct HttpServer::Impl {
   std::shared_ptr<const Model> model;
   Engine& engine;
   ServerOptions options;
-  const Tokenizer& tokenizer;  // decodes streamed pieces (the public Model decodes whole sequences)
+  const Tokenizer& tokenizer;  // the model's own: decodes streamed pieces one at a time
   PromptBuilder prompts;
   httplib::Server http;
   std::atomic<uint64_t> next_id{0};

@@ -2,7 +2,9 @@
 // request's generated tokens become the text and usage a client receives.
 #include <gtest/gtest.h>
 
+#include "formats/gguf_model.h"
 #include "formats/loaded_model.h"
+#include "model_file_helpers.h"
 #include "server/generation.h"
 #include "server/prompt_builder.h"
 #include "test_paths.h"
@@ -57,6 +59,39 @@ TEST(ServerPrompt, ModelChecksAre400s) {
   // max_tokens within the context but beyond the room left: generation stops at the context.
   EXPECT_EQ(b.build(parse_completion_request(R"({"prompt":"x","max_tokens":16})", false)).max_tokens,
             16 - int32_t(bundled_model()->tokenize("x").size()));
+}
+
+// The bundled model written as GGUF with `tokenizer.chat_template` set to `source`.
+std::shared_ptr<const Model> model_with_template(const test::ScratchDir& dir, const std::string& source) {
+  auto loaded = load_model(test::source_path("models/stories260K.bin"), test::source_path("models/tok512.bin"));
+  loaded->vocab.chat_template = source;
+  const std::string path = dir.path("templated.gguf");
+  write_gguf_model(*loaded, path);
+  return Model::load(path);
+}
+
+TEST(ServerPrompt, UsesTheModelsTemplateWithoutADoubleBos) {
+  const test::ScratchDir dir;
+  const PromptBuilder b(model_with_template(dir, "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}"
+                                                 "{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}"),
+                        64);
+  EXPECT_TRUE(b.warning().empty());
+  EXPECT_EQ(b.render_chat(json::parse(R"([{"role":"user","content":"Hi"}])")), "[user]Hi[assistant]");
+}
+
+TEST(ServerPrompt, TemplateOutsideTheSubsetFallsBackWithAWarning) {
+  const test::ScratchDir dir;
+  const PromptBuilder b(model_with_template(dir, "{% macro m() %}{% endmacro %}"), 64);
+  EXPECT_NE(b.warning().find("not supported"), std::string::npos);
+  EXPECT_EQ(b.render_chat(json::parse(R"([{"role":"user","content":"Hi"}])")), "user: Hi\nassistant:");
+}
+
+TEST(ServerPrompt, TemplateErrorsAre400s) {
+  const test::ScratchDir dir;
+  const PromptBuilder b(model_with_template(dir, "{{ raise_exception('no system messages') }}"), 64);
+  const ApiError e = build_error(b, R"({"messages":[{"role":"system","content":"x"}]})", true);
+  EXPECT_EQ(e.status, 400);
+  EXPECT_NE(std::string(e.what()).find("no system messages"), std::string::npos);
 }
 
 TokenEvent event(int32_t token, FinishReason finish = FinishReason::None) {
