@@ -11,6 +11,8 @@ void register_convert(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_perplexity(CLI::App& app);
+void register_embed(CLI::App& app);
+void register_translate(CLI::App& app);
 
 // The model `lumen run` uses when no -m is given, and its tokenizer.
 std::string default_model_path();

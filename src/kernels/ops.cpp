@@ -48,6 +48,23 @@ void gelu_tanh(float* x, int64_t n) {
   }
 }
 
+void gelu_erf(float* x, int64_t n) {
+  const float k = 0.7071067811865476f;  // 1 / sqrt(2)
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * k));
+}
+
+void relu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void sinusoidal_position(float* out, int32_t pos, int32_t dim) {
+  for (int32_t i = 0; 2 * i < dim; ++i) {
+    const double angle = double(pos) * std::exp(-double(2 * i) * std::log(10000.0) / double(dim));
+    out[2 * i] = float(std::sin(angle));
+    if (2 * i + 1 < dim) out[2 * i + 1] = float(std::cos(angle));
+  }
+}
+
 void add_bias(float* x, const float* bias, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < n; ++i) x[r * n + i] += bias[i];

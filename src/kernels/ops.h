@@ -23,6 +23,16 @@ void layernorm(float* out, const float* x, const float* weight, const float* bia
 // x[i] = gelu(x[i]) with GPT-2's tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 void gelu_tanh(float* x, int64_t n);
 
+// x[i] = gelu(x[i]) exactly, with the error function: 0.5 x (1 + erf(x / sqrt(2))) (BERT)
+void gelu_erf(float* x, int64_t n);
+
+// x[i] = max(x[i], 0) (the original Transformer's FFN)
+void relu(float* x, int64_t n);
+
+// The sinusoidal encoding of position `pos` ("Attention Is All You Need", 3.5), dim even:
+// out[2i] = sin(pos / 10000^(2i/dim)), out[2i+1] = cos(pos / 10000^(2i/dim)).
+void sinusoidal_position(float* out, int32_t pos, int32_t dim);
+
 // x[r * n + i] += bias[i] for each of `rows` rows
 void add_bias(float* x, const float* bias, int64_t rows, int64_t n);
 

@@ -1,0 +1,69 @@
+#include "formats/config_json.h"
+
+#include <cstdint>
+#include <fstream>
+
+#include "util/error.h"
+
+namespace lumen {
+
+using nlohmann::json;
+
+ConfigJson::ConfigJson(const std::string& path, const std::string& what) : path_(path) {
+  std::ifstream in(path);
+  if (!in) fail(path, ": cannot open (expected ", what, ")");
+  try {
+    j_ = json::parse(in);
+  } catch (const json::exception& e) {
+    fail(path, ": not valid JSON: ", e.what());
+  }
+  if (!j_.is_object()) fail(path, ": not a JSON object");
+}
+
+bool ConfigJson::has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
+
+const json& ConfigJson::need(const char* key) const {
+  if (!has(key)) fail(path_, ": missing field '", key, "'");
+  return j_[key];
+}
+
+void ConfigJson::bad(const char* key, const std::string& why) const { fail(path_, ": field '", key, "' ", why); }
+
+int32_t ConfigJson::get_int(const char* key) const {
+  const json& v = need(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+    bad(key, "= " + v.dump() + " is not a non-negative integer");
+  return int32_t(v.get<int64_t>());
+}
+
+std::optional<int32_t> ConfigJson::opt_int(const char* key) const {
+  return has(key) ? std::optional<int32_t>(get_int(key)) : std::nullopt;
+}
+
+float ConfigJson::get_float(const char* key) const {
+  const json& v = need(key);
+  if (!v.is_number()) bad(key, "= " + v.dump() + " is not a number");
+  return v.get<float>();
+}
+
+std::optional<float> ConfigJson::opt_float(const char* key) const {
+  return has(key) ? std::optional<float>(get_float(key)) : std::nullopt;
+}
+
+std::string ConfigJson::get_string(const char* key) const {
+  const json& v = need(key);
+  if (!v.is_string()) bad(key, "= " + v.dump() + " is not a string");
+  return v.get<std::string>();
+}
+
+std::optional<std::string> ConfigJson::opt_string(const char* key) const {
+  return has(key) ? std::optional<std::string>(get_string(key)) : std::nullopt;
+}
+
+std::string ConfigJson::architecture() const {
+  const json& a = need("architectures");
+  if (!a.is_array() || a.empty() || !a[0].is_string()) bad("architectures", "is not a list of names");
+  return a[0].get<std::string>();
+}
+
+}  // namespace lumen

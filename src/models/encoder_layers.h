@@ -1,0 +1,68 @@
+#pragma once
+// The pieces of the post-norm layers that BERT and the original encoder–decoder Transformer
+// share: a biased linear projection through the matmul kernels, LayerNorm over rows, and
+// multi-head attention of query rows over contiguous key/value rows where each query row sees
+// its own span of keys (its sentence in a packed BERT batch, the positions decoded so far in
+// the decoder, the whole source in cross-attention). Spans instead of a padding mask: packed
+// sequences never pay for padding, and masking the padded keys out gives the same numbers.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "runtime/thread_pool.h"
+#include "tensor/tensor.h"
+
+namespace lumen {
+
+// A tensor widened to float (files may store vectors as F16/BF16).
+std::vector<float> widen(const Tensor& t);
+
+// Fails, naming the tensor (or `role` when it is absent), unless t has this ggml-order shape.
+void expect_tensor_shape(const Tensor& t, const char* role, const std::vector<int64_t>& shape);
+
+// Rows [first, first + count) of a matrix: a view (a fused in_proj weight split into Q, K, V).
+Tensor tensor_rows(const Tensor& t, int64_t first, int64_t count);
+
+// y = x W^T + b, for n rows of `in` floats to n rows of `out` floats.
+struct Linear {
+  Tensor weight;            // {in, out}
+  std::vector<float> bias;  // out floats
+  void apply(const float* x, float* y, int32_t n, ThreadPool& pool) const;
+  int64_t in() const { return weight.shape[0]; }
+  int64_t out() const { return weight.shape[1]; }
+};
+// Checks weight {in, out} and bias {out} (a bias is required: both families have them).
+Linear make_linear(const Tensor& weight, const Tensor& bias, int64_t in, int64_t out);
+
+// LayerNorm with weight and bias, applied in place to rows of dim floats.
+struct LayerNormWeights {
+  std::vector<float> weight, bias;
+  float eps = 1e-5f;
+  void apply(float* x, int64_t rows) const;
+};
+LayerNormWeights make_layernorm(const Tensor& weight, const Tensor& bias, int64_t dim, float eps);
+
+// The keys [begin, begin + count) that one query row attends to.
+struct KeySpan {
+  int32_t begin = 0;
+  int32_t count = 0;
+};
+
+// Multi-head scaled dot-product attention. Row r of q (stride q_stride floats) attends, head by
+// head, to the key/value rows of spans[r] (stride kv_stride); head h reads floats
+// [h*head_dim, (h+1)*head_dim) of every row. The result goes to row r of out (stride out_stride).
+struct AttentionRows {
+  const float* q;
+  int64_t q_stride;
+  const float* k;
+  const float* v;
+  int64_t kv_stride;
+  float* out;
+  int64_t out_stride;
+  int32_t n_heads;
+  int32_t head_dim;
+};
+// `scratch` grows to one score row per thread when the longest span needs it.
+void attend_rows(const AttentionRows& a, std::span<const KeySpan> spans, std::vector<float>& scratch, ThreadPool& pool);
+
+}  // namespace lumen
