@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "formats/gguf_tokenizer.h"
 #include "formats/gguf_writer.h"
 #include "util/error.h"
 
@@ -23,16 +24,6 @@ constexpr const char* kRmsEpsilon = "llama.attention.layer_norm_rms_epsilon";
 constexpr const char* kRopeFreqBase = "llama.rope.freq_base";
 constexpr const char* kRopeDimensions = "llama.rope.dimension_count";
 constexpr const char* kVocabSize = "llama.vocab_size";
-constexpr const char* kTokenizerModel = "tokenizer.ggml.model";
-constexpr const char* kTokens = "tokenizer.ggml.tokens";
-constexpr const char* kScores = "tokenizer.ggml.scores";
-constexpr const char* kTokenTypes = "tokenizer.ggml.token_type";
-constexpr const char* kBosId = "tokenizer.ggml.bos_token_id";
-constexpr const char* kEosId = "tokenizer.ggml.eos_token_id";
-constexpr const char* kUnkId = "tokenizer.ggml.unknown_token_id";
-constexpr const char* kAddBos = "tokenizer.ggml.add_bos_token";
-constexpr const char* kAddEos = "tokenizer.ggml.add_eos_token";
-constexpr const char* kChatTemplate = "tokenizer.chat_template";
 
 constexpr const char* kLlama = "llama";
 constexpr float kDefaultRopeFreqBase = 10000.0f;
@@ -261,17 +252,6 @@ ModelWeights read_any_weights(const GgufFile& g, const ModelConfig& c) {
   return w;
 }
 
-// llama.cpp writes u32 0xFFFFFFFF (its LLAMA_TOKEN_NULL, -1) for "no such token".
-constexpr uint32_t kNoToken = 0xFFFFFFFFu;
-
-int32_t token_id(const GgufFile& g, const char* key, int32_t fallback, size_t n_tokens) {
-  const std::optional<uint32_t> id = g.opt_u32(key);
-  if (!id) return fallback;
-  if (*id == kNoToken) return -1;
-  if (*id >= n_tokens) fail(key, " = ", *id, " is outside the vocabulary of ", n_tokens, " tokens");
-  return int32_t(*id);
-}
-
 // --- writing ---
 
 // llama.cpp's `general.file_type` (llama_ftype) for the type most weights are stored in.
@@ -321,25 +301,6 @@ std::vector<uint8_t> neox_to_adjacent(const Tensor& t, int32_t n_heads) {
 }
 
 std::span<const uint8_t> bytes_of(const Tensor& t) { return {static_cast<const uint8_t*>(t.data), t.bytes()}; }
-
-void add_vocab(GgufWriter& w, const Vocab& v) {
-  if (v.model != kLlama) fail("cannot write tokenizer model '", v.model, "' (only 'llama')");
-  const size_t n = v.pieces.size();
-  if (v.scores.size() != n || v.types.size() != n)
-    fail("vocabulary has ", n, " pieces but ", v.scores.size(), " scores and ", v.types.size(), " token types");
-  std::vector<int32_t> types(n);
-  std::transform(v.types.begin(), v.types.end(), types.begin(), [](TokenType t) { return int32_t(t); });
-  w.add_string(kTokenizerModel, v.model);
-  w.add_string_array(kTokens, v.pieces);
-  w.add_f32_array(kScores, v.scores);
-  w.add_i32_array(kTokenTypes, types);
-  w.add_u32(kBosId, v.bos_id < 0 ? kNoToken : uint32_t(v.bos_id));
-  w.add_u32(kEosId, v.eos_id < 0 ? kNoToken : uint32_t(v.eos_id));
-  w.add_u32(kUnkId, v.unk_id < 0 ? kNoToken : uint32_t(v.unk_id));
-  w.add_bool(kAddBos, v.add_bos);
-  w.add_bool(kAddEos, false);
-  if (!v.chat_template.empty()) w.add_string(kChatTemplate, v.chat_template);
-}
 
 void add_config(GgufWriter& w, const ModelConfig& c) {
   w.add_u32(kContextLength, uint32_t(c.context_length));
@@ -508,38 +469,13 @@ bool is_plain_llama(const ModelConfig& c, const ModelWeights& w) {
 
 }  // namespace
 
-Vocab read_gguf_vocab(const GgufFile& g) {
-  Vocab v;
-  v.model = g.opt_string(kTokenizerModel).value_or(v.model);
-  v.pieces = g.get_string_array(kTokens);
-  const size_t n = v.pieces.size();
-  if (n == 0) fail(kTokens, " is empty");
-  v.scores = g.opt_f32_array(kScores).value_or(std::vector<float>(n, 0.0f));
-  const std::vector<int32_t> types = g.opt_i32_array(kTokenTypes).value_or(std::vector<int32_t>(n, int32_t(TokenType::Normal)));
-  if (v.scores.size() != n) fail(kScores, " has ", v.scores.size(), " entries but ", kTokens, " has ", n);
-  if (types.size() != n) fail(kTokenTypes, " has ", types.size(), " entries but ", kTokens, " has ", n);
-  for (int32_t t : types) {
-    if (t < int32_t(TokenType::Undefined) || t > int32_t(TokenType::Byte)) fail(kTokenTypes, " holds unknown type ", t);
-    v.types.push_back(TokenType(t));
-  }
-  v.bos_id = token_id(g, kBosId, v.bos_id, n);
-  v.eos_id = token_id(g, kEosId, v.eos_id, n);
-  v.unk_id = token_id(g, kUnkId, v.unk_id, n);
-  v.add_bos = g.opt_bool(kAddBos).value_or(v.add_bos);
-  v.chat_template = g.opt_string(kChatTemplate).value_or("");
-  return v;
-}
-
 std::unique_ptr<LoadedModel> load_gguf_model(std::shared_ptr<const MappedFile> file) {
   const GgufFile g(file);
   auto m = std::make_unique<LoadedModel>();
   m->format = "gguf";
   try {
     m->config = read_config(g);
-    m->vocab = read_gguf_vocab(g);
-    // Converting or running needs the tokenizer, and only SentencePiece-style vocabularies
-    // are understood so far; refusing here beats producing wrong text or a wrong file.
-    if (m->vocab.model != kLlama) fail("tokenizer model '", m->vocab.model, "' is not supported (only 'llama')");
+    m->vocab = read_gguf_tokenizer(g);
     m->config.vocab_size = m->vocab.size();
     validate(m->config);
     m->weights = read_any_weights(g, m->config);
@@ -566,7 +502,7 @@ void write_gguf_model(const LoadedModel& m, const std::string& path) {
   } else {
     add_family_config(w, m.config);
   }
-  add_vocab(w, m.vocab);
+  write_gguf_tokenizer(w, m.vocab);
   if (plain) {
     add_tensors(w, m);
   } else {

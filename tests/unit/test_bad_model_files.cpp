@@ -313,18 +313,18 @@ TEST(BadGguf, MissingHyperParameter) {
 
 TEST(BadGguf, UnsupportedTokenizerModel) {
   ScratchDir dir;
-  // A llama model whose vocabulary is byte-level BPE: the tokenizer check names it before the
-  // missing tensors would be noticed.
+  // A llama model with a Unigram vocabulary, which lumen cannot tokenize: the tokenizer check
+  // names it before the missing tensors would be noticed.
   GgufWriter w;
   w.add_string("general.architecture", "llama");
   for (const char* key : {"llama.context_length", "llama.embedding_length", "llama.feed_forward_length",
                           "llama.block_count", "llama.attention.head_count"})
     w.add_u32(key, 8);
   w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.add_string("tokenizer.ggml.model", "gpt2");
+  w.add_string("tokenizer.ggml.model", "unigram");
   w.add_string_array("tokenizer.ggml.tokens", {"a", "b"});
   w.write(dir.path("bpe.gguf"));
-  EXPECT_ERROR_CONTAINS(load_model(dir.path("bpe.gguf")), "tokenizer model 'gpt2' is not supported");
+  EXPECT_ERROR_CONTAINS(load_model(dir.path("bpe.gguf")), "tokenizer model 'unigram' is not supported");
 }
 
 TEST(BadGguf, TokenIdOutsideTheVocabulary) {

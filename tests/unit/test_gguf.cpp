@@ -9,6 +9,7 @@
 
 #include "formats/gguf.h"
 #include "formats/gguf_model.h"
+#include "formats/gguf_tokenizer.h"
 #include "formats/gguf_writer.h"
 #include "cli_runner.h"
 #include "model_file_helpers.h"
@@ -137,7 +138,7 @@ void expect_vocab_file_reads(const std::filesystem::path& path) {
   SCOPED_TRACE(path.string());
   const GgufFile g(map_file(path.string()));
   EXPECT_TRUE(g.tensors().empty());
-  const Vocab v = read_gguf_vocab(g);
+  const Vocab v = read_gguf_tokenizer(g);
   EXPECT_GT(v.size(), 1000);
   EXPECT_EQ(v.scores.size(), v.pieces.size());
   EXPECT_EQ(v.types.size(), v.pieces.size());
@@ -163,7 +164,7 @@ TEST(Gguf, ReadsEverySharedVocabOnlyFile) {
 
 TEST(Gguf, LlamaSpmVocabHasSentencePieceLayout) {
   const GgufFile g(map_file(source_path("tests/data/ggml-vocab/ggml-vocab-llama-spm.gguf")));
-  const Vocab v = read_gguf_vocab(g);
+  const Vocab v = read_gguf_tokenizer(g);
   EXPECT_EQ(v.model, "llama");
   EXPECT_EQ(v.size(), 32000);
   EXPECT_EQ(v.bos_id, 1);
@@ -179,7 +180,7 @@ TEST(Gguf, TokenIdStoredAsNoneBecomesMinusOne) {
   w.add_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
   w.add_u32("tokenizer.ggml.bos_token_id", 0xFFFFFFFFu);
   w.write(dir.path("none.gguf"));
-  const Vocab v = read_gguf_vocab(GgufFile(map_file(dir.path("none.gguf"))));
+  const Vocab v = read_gguf_tokenizer(GgufFile(map_file(dir.path("none.gguf"))));
   EXPECT_EQ(v.bos_id, -1);
   EXPECT_EQ(v.eos_id, 2);  // absent: Vocab's default
 }
