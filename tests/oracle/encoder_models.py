@@ -177,10 +177,15 @@ class Seq2Seq(nn.Module):
 def seq2seq(seed, src_vocab, tgt_vocab, d_model, nhead, enc_layers, dec_layers, ffn, max_len):
     torch.manual_seed(seed)
     m = Seq2Seq(src_vocab, tgt_vocab, d_model, nhead, enc_layers, dec_layers, ffn, max_len)
-    with torch.no_grad():  # LayerNorms away from their identity initialisation
-        for name, p in m.named_parameters():
+    with torch.no_grad():
+        for name, p in m.named_parameters():  # LayerNorms away from their identity initialisation
             if "norm" in name:
                 p.add_(0.1 * torch.randn_like(p))
+        # Default inits give flat logits and embeddings that drown the positions, so greedy repeats
+        # one token; a sharper generator and smaller tables make the ids depend on source and position.
+        m.generator.weight.mul_(6.0)
+        for table in (m.src_embed, m.tgt_embed):  # std d^-1/2: after the sqrt(d) scale, as large as the positions
+            table.weight.mul_(d_model ** -0.5)
     return m.eval()
 
 
