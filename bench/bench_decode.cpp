@@ -17,16 +17,15 @@
 #include <thread>
 #include <vector>
 
-#include "roofline.h"
 #include "formats/loaded_model.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "models/decoder.h"
 #include "models/model_costs.h"
+#include "runtime/roofline.h"
 #include "util/error.h"
 
 using namespace lumen;
-using lumen::bench::seconds_since;
 
 namespace {
 
@@ -188,7 +187,7 @@ double barrier_us(ThreadPool& pool) {
 }  // namespace
 
 int bench_main(const Options& opt) {
-  std::printf("machine        %s, %u hardware threads\n", bench::cpu_model().c_str(),
+  std::printf("machine        %s, %u hardware threads\n", cpu_model().c_str(),
               std::thread::hardware_concurrency());
   std::printf("kernel ISA     %s (best available: %s; LUMEN_ISA overrides)\n", std::string(isa_name(kernel_isa())).c_str(),
               std::string(isa_name(best_isa())).c_str());
@@ -198,13 +197,13 @@ int bench_main(const Options& opt) {
   std::printf("threads  1 stream  2 streams  4 streams  8 streams  (rows read at once per thread)\n");
   std::vector<double> bandwidth;  // best over stream counts, per entry of opt.threads
   {
-    std::vector<bench::Chunk> buffer(kBandwidthBytes / sizeof(bench::Chunk), bench::Chunk{1, 2, 3, 4});
+    std::vector<Chunk> buffer(kBandwidthBytes / sizeof(Chunk), Chunk{1, 2, 3, 4});
     for (int nth : opt.threads) {
       ThreadPool pool(nth);
       std::printf("%7d", nth);
       double best = 0;
       for (int streams : {1, 2, 4, 8}) {
-        const double bw = bench::read_bandwidth(pool, buffer, streams, kRepeats);
+        const double bw = read_bandwidth(pool, buffer, streams, kRepeats);
         best = std::max(best, bw);
         std::printf("  %9.1f", bw);
       }

@@ -11,6 +11,7 @@ void register_convert(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_perplexity(CLI::App& app);
+void register_bench(CLI::App& app);
 void register_embed(CLI::App& app);
 void register_translate(CLI::App& app);
 

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   lumen::cli::register_serve(app);
   lumen::cli::register_quantize(app);
   lumen::cli::register_perplexity(app);
+  lumen::cli::register_bench(app);
   lumen::cli::register_embed(app);
   lumen::cli::register_translate(app);
   try {

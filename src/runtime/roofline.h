@@ -1,7 +1,9 @@
 #pragma once
-// The ceilings the benchmarks measure against: the machine's name and its memory read
-// bandwidth, measured the way a matrix x vector product reads memory. A decode step streams
-// every weight once, so tokens/s <= bandwidth / weight bytes per token.
+// The ceilings the benchmarks measure against, measured on the machine they run on: its memory
+// read bandwidth, read the way a matrix x vector product reads memory (a decode step streams
+// every weight once, so tokens/s <= bandwidth / weight bytes per token), and its peak f32 FMA
+// and int8 dot-product throughput (prefill is compute bound: 2 x parameters operations per
+// token).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -11,7 +13,7 @@
 
 #include "runtime/thread_pool.h"
 
-namespace lumen::bench {
+namespace lumen {
 
 inline std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -73,4 +75,13 @@ inline double read_bandwidth(ThreadPool& pool, const std::vector<Chunk>& buffer,
   return best;
 }
 
-}  // namespace lumen::bench
+// Best read bandwidth in GB/s over 1, 2, 4 and 8 concurrent row streams per thread, of a
+// buffer of `bytes` (make it far larger than the caches).
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats);
+
+// Peak multiply-add throughput of the kernel ISA in use, in GFLOP/s (f32 FMA: 2 operations per
+// lane) and in int8 GOP/s (u8 x s8 dot products: 2 operations per byte pair), all threads busy.
+double measure_peak_f32_gflops(ThreadPool& pool);
+double measure_peak_int8_gops(ThreadPool& pool);
+
+}  // namespace lumen
