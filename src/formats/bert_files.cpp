@@ -192,24 +192,6 @@ std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
 
 std::span<const uint8_t> bytes_of(const Tensor& t) { return {static_cast<const uint8_t*>(t.data), t.bytes()}; }
 
-void add_vocab(GgufWriter& w, const Vocab& v, int32_t n_token_types) {
-  std::vector<int32_t> types;
-  for (TokenType t : v.types) types.push_back(int32_t(t));
-  w.add_string("tokenizer.ggml.model", "bert");
-  w.add_string_array("tokenizer.ggml.tokens", v.pieces);
-  w.add_i32_array("tokenizer.ggml.token_type", types);
-  w.add_u32("tokenizer.ggml.token_type_count", uint32_t(n_token_types));
-  const std::pair<const char*, int32_t> ids[] = {{"tokenizer.ggml.unknown_token_id", v.unk_id},
-                                                 {"tokenizer.ggml.seperator_token_id", v.sep_id},  // sic
-                                                 {"tokenizer.ggml.cls_token_id", v.cls_id},
-                                                 {"tokenizer.ggml.padding_token_id", v.pad_id},
-                                                 {"tokenizer.ggml.mask_token_id", v.mask_id}};
-  for (const auto& [key, id] : ids)
-    if (id >= 0) w.add_u32(key, uint32_t(id));
-  w.add_bool("tokenizer.ggml.add_bos_token", v.add_bos);
-  w.add_bool("tokenizer.ggml.add_eos_token", v.add_eos);
-}
-
 }  // namespace
 
 bool is_bert_model(const std::string& path) {
@@ -246,7 +228,8 @@ void write_bert_gguf(const BertModel& m, const std::string& path) {
   w.add_f32("bert.attention.layer_norm_epsilon", c.eps);
   w.add_bool("bert.attention.causal", false);
   w.add_u32("bert.pooling_type", c.pooling == Pooling::Mean ? kPoolingMean : kPoolingCls);
-  add_vocab(w, m.vocab, c.n_token_types);
+  write_gguf_tokenizer(w, m.vocab);
+  w.add_u32("tokenizer.ggml.token_type_count", uint32_t(c.n_token_types));  // segments, as llama.cpp writes it
 
   auto table = [&](int part, const Tensor& t) { w.add_tensor(gguf_name(-1, part, "weight"), t.type, t.shape, bytes_of(t)); };
   auto vector = [&](int layer, int part, const char* suffix, const std::vector<float>& v) {
