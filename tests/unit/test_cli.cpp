@@ -74,5 +74,20 @@ TEST(Cli, InspectPrintsShapesAndCosts) {
   EXPECT_NE(r.out.find("blk.4.ffn_down.weight"), std::string::npos);
 }
 
+TEST(Cli, BenchPrintsLlamaBenchFieldsAsJsonLines) {
+  const auto r = run_lumen({"bench", "-p", "8", "-n", "4", "-r", "1", "-t", "1", "-o", "jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;  // pp8 and tg4
+  for (const char* field : {"\"n_prompt\":8", "\"n_gen\":4", "\"n_threads\":1", "\"avg_ts\":", "\"stddev_ts\":",
+                            "\"roofline_ts\":"})
+    EXPECT_NE(r.out.find(field), std::string::npos) << field << " in " << r.out;
+}
+
+TEST(Cli, BenchRejectsAnUnknownOutputFormat) {
+  const auto r = run_lumen({"bench", "-p", "8", "-n", "0", "-r", "1", "-o", "xml"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown output format 'xml'"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace lumen
