@@ -26,6 +26,18 @@ bool cpu_has_avx512() {
 #endif
 }
 
+}  // namespace
+
+bool cpu_has_avx512_vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+namespace {
+
 Isa parse_isa(std::string_view s) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
     if (s == isa_name(isa)) return isa;

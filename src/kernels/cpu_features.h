@@ -14,6 +14,11 @@ std::string_view isa_name(Isa isa);
 // True if this CPU (and this build's compiler) can run the kernels of `isa`.
 bool isa_supported(Isa isa);
 
+// Whether the CPU has AVX-512 VNNI (vpdpbusd, with AVX512VL on ymm registers): the quantized
+// kernels of the AVX-512 path need it for their integer dot products; without it they fall back
+// to the AVX2 ones.
+bool cpu_has_avx512_vnni();
+
 // The best path this CPU supports.
 Isa best_isa();
 

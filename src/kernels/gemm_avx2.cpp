@@ -1,8 +1,11 @@
 // AVX2 + FMA + F16C kernels: 8 floats per register, 4 rows x 2 tokens register tile (8
 // accumulators, 2 activations and a weight register fit the 16 ymm registers without spills).
+// The quantized kernels (qgemm_tiles.h) take their byte dot products from vpmaddubsw +
+// vpmaddwd.
 // Compiled for AVX2 by the pragma below whatever the build flags, and called only when the CPU
 // reports AVX2, FMA and F16C (kernels/cpu_features.h).
 #include "kernels/gemm_kernel.h"
+#include "kernels/qgemm_kernel.h"
 
 #if defined(__x86_64__)
 // GCC 12 warns about the deliberately undefined registers inside its own intrinsics once they
@@ -28,6 +31,7 @@
 #endif
 
 #include "kernels/gemm_tiles.h"
+#include "kernels/qgemm_tiles.h"
 
 namespace lumen {
 namespace {
@@ -60,6 +64,14 @@ struct Avx2 {
   }
 };
 
+struct Avx2Dot {
+  // Unsigned x signed bytes, pairs summed to 16 bits (exact: no pair of the quantized kernels
+  // exceeds 128 * 127 * 2 < 2^15), then pairs of those to 32 bits.
+  static __m256i dot(__m256i u8, __m256i s8) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1));
+  }
+};
+
 }  // namespace
 }  // namespace lumen
 
@@ -71,12 +83,14 @@ struct Avx2 {
 
 namespace lumen {
 GemmRows gemm_rows_avx2(DType t) { return gemm::select<Avx2>(t); }
+QGemmRows qgemm_rows_avx2(DType t) { return qgemm::select<Avx2Dot>(t); }
 }  // namespace lumen
 
 #else  // not x86-64: no AVX2 path
 
 namespace lumen {
 GemmRows gemm_rows_avx2(DType) { return nullptr; }
+QGemmRows qgemm_rows_avx2(DType) { return nullptr; }
 }  // namespace lumen
 
 #endif

@@ -1,7 +1,11 @@
 // AVX-512 kernels: 16 floats per register, 4 rows x 4 tokens register tile (16 accumulators of
 // the 32 zmm registers). Compiled for AVX-512 by the pragma below whatever the build flags, and
-// called only when the CPU reports AVX-512 F/BW/VL (kernels/cpu_features.h).
+// called only when the CPU reports AVX-512 F/BW/VL (kernels/cpu_features.h). The quantized
+// kernels (qgemm_tiles.h) take their byte dot products from VNNI's vpdpbusd on ymm registers
+// (AVX512VL), and are handed out only when the CPU also reports VNNI.
+#include "kernels/cpu_features.h"
 #include "kernels/gemm_kernel.h"
+#include "kernels/qgemm_kernel.h"
 
 #if defined(__x86_64__)
 // GCC 12 warns about the deliberately undefined registers inside its own intrinsics once they
@@ -20,13 +24,14 @@
 #include <cstring>
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
 #endif
 
 #include "kernels/gemm_tiles.h"
+#include "kernels/qgemm_tiles.h"
 
 namespace lumen {
 namespace {
@@ -57,6 +62,11 @@ struct Avx512 {
   }
 };
 
+struct Vnni {
+  // Unsigned x signed bytes, each group of four summed straight into 32 bits.
+  static __m256i dot(__m256i u8, __m256i s8) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u8, s8); }
+};
+
 }  // namespace
 }  // namespace lumen
 
@@ -68,12 +78,14 @@ struct Avx512 {
 
 namespace lumen {
 GemmRows gemm_rows_avx512(DType t) { return gemm::select<Avx512>(t); }
+QGemmRows qgemm_rows_avx512(DType t) { return cpu_has_avx512_vnni() ? qgemm::select<Vnni>(t) : nullptr; }
 }  // namespace lumen
 
 #else  // not x86-64: no AVX-512 path
 
 namespace lumen {
 GemmRows gemm_rows_avx512(DType) { return nullptr; }
+QGemmRows qgemm_rows_avx512(DType) { return nullptr; }
 }  // namespace lumen
 
 #endif

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_kernel.h"
+#include "kernels/qmatmul.h"
+#include "tensor/quants/quantize.h"
 #include "util/error.h"
 
 namespace lumen {
@@ -82,17 +85,28 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
     case DType::BF16:
       for (int64_t i = 0; i < n; ++i) dst[i] = element<DType::BF16>(s, i);
       return;
-    default: unsupported(type);
+    default: dequantize_row_quantized(type, src, dst, n);  // block types; fails clearly for others
   }
 }
 
 void matmul_reference(const Tensor& w, const float* x, float* y, int n_tokens) {
   const GemmArgs a = make_args(w, x, y, n_tokens);
-  reference_kernel(w.type)(a, 0, a.rows);
+  if (!has_quantized_kernel(w.type)) return reference_kernel(w.type)(a, 0, a.rows);
+  // Block-quantized weights: the header's formula on the dequantized row, f32 activations.
+  std::vector<float> row(a.cols);
+  for (int64_t r = 0; r < a.rows; ++r) {
+    dequantize_row(w.type, w.row(r), row.data(), a.cols);
+    for (int t = 0; t < n_tokens; ++t) {
+      float sum = 0.0f;
+      for (int64_t c = 0; c < a.cols; ++c) sum += row[c] * x[int64_t(t) * a.cols + c];
+      y[int64_t(t) * a.rows + r] = sum;
+    }
+  }
 }
 
 void matmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool) {
   const GemmArgs a = make_args(w, x, y, n_tokens);
+  if (has_quantized_kernel(w.type)) return qmatmul(w, x, y, n_tokens, pool);
   const GemmRows kernel = fast_kernel(w.type);
   if (a.rows == 0 || n_tokens == 0) return;
   // Threads take contiguous runs of whole row tiles: each streams its own part of W once and

@@ -20,10 +20,11 @@ namespace lumen {
 // path an output does not depend on the thread count nor on the other tokens of the call.
 void matmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool);
 
-// Scalar reference twin: one row, one token at a time, in the order the formula reads.
+// Scalar reference twin: one row, one token at a time, in the order the formula reads, on
+// weights widened (or dequantized) to f32 and unquantized activations.
 void matmul_reference(const Tensor& w, const float* x, float* y, int n_tokens);
 
-// Widens one stored row of n values to float (embedding lookup, tests).
+// Widens or dequantizes one stored row of n values to float (embedding lookup, tests).
 void dequantize_row(DType type, const void* src, float* dst, int64_t n);
 
 }  // namespace lumen

@@ -140,11 +140,12 @@ TEST(Matmul, ZeroTokensWritesNothing) {
   EXPECT_EQ(y, 42.0f);
 }
 
-TEST(Matmul, QuantizedWeightsFailClearly) {
+// Quantized types have their own tests (test_qmatmul.cpp); one without a kernel fails clearly.
+TEST(Matmul, TypeWithoutKernelFailsClearly) {
   ThreadPool pool(1);
-  std::vector<uint8_t> bytes(34);
-  Tensor w{"q", DType::Q8_0, {32, 1}, bytes.data()};
-  float x[32] = {}, y[1];
+  std::vector<uint8_t> bytes(84);
+  Tensor w{"q", DType::Q2_K, {256, 1}, bytes.data()};
+  float x[256] = {}, y[1];
   EXPECT_THROW(matmul(w, x, y, 1, pool), Error);
   EXPECT_THROW(matmul_reference(w, x, y, 1), Error);
 }

@@ -1,0 +1,49 @@
+#pragma once
+// Internal interface between the quantized matmul driver (qmatmul.cpp: activation quantization,
+// ISA choice, thread split) and the per-ISA kernels of block-quantized weights
+// (qgemm_scalar.cpp, qgemm_avx2.cpp, qgemm_avx512.cpp).
+//
+// The activations reach the kernels already quantized, once per token row: to Q8_0 blocks for
+// the 32-value weight types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1), to Q8_K super-blocks for the
+// K-quants (Q4_K, Q5_K, Q6_K). A weight block times an activation block is then an exact
+// integer dot product, scaled once per block in float.
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/dtype.h"
+#include "tensor/quants/block_formats.h"
+
+namespace lumen {
+
+// What the 32-value types need of a Q8_0 activation block besides its quants, computed once
+// per token: the scale widened to float, and d * sum(q) for the minimum of Q4_1/Q5_1
+// (sum_j (q_j * dw + m) * x_j = dw * sum_j q_j x_j + m * sum_j x_j).
+struct ActScale {
+  float d;
+  float s;
+};
+
+struct QGemmArgs {
+  const uint8_t* w;        // weight row r starts at w + r * row_stride
+  size_t row_stride;       // bytes
+  int64_t blocks;          // blocks per row: cols / 32 or cols / 256
+  int64_t rows;
+  const uint8_t* xq;       // token t's quantized activations start at xq + t * xq_stride
+  size_t xq_stride;        // bytes
+  const ActScale* xs;      // Q8_0 activations only: token t's blocks at xs + t * blocks
+  float* y;                // n_tokens rows of `rows` floats
+  int n_tokens;
+};
+
+// Computes y[t * rows + r] for r in [row_begin, row_end) and every token t. Each output is
+// computed by the same sequence of operations whatever the token count and the tile it falls
+// in, so a token gives bit-identical outputs alone (decode) and inside a batch (prefill).
+using QGemmRows = void (*)(const QGemmArgs& a, int64_t row_begin, int64_t row_end);
+
+// The kernel of each path for weights of type t; nullptr where the path has none (a type
+// without a quantized kernel, a CPU without VNNI for the AVX-512 path, a non-x86 build).
+QGemmRows qgemm_rows_scalar(DType t);
+QGemmRows qgemm_rows_avx2(DType t);
+QGemmRows qgemm_rows_avx512(DType t);
+
+}  // namespace lumen

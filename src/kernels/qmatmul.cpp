@@ -1,0 +1,104 @@
+#include "kernels/qmatmul.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/gemm_kernel.h"
+#include "kernels/qgemm_kernel.h"
+#include "tensor/quants/quantize.h"
+
+namespace lumen {
+namespace {
+
+using quants::BlockQ8_0;
+
+// The quantized activations of the current call. Per calling thread, grown to the largest call
+// seen and then reused, so the token loop allocates nothing.
+struct Scratch {
+  std::vector<uint8_t> xq;
+  std::vector<ActScale> xs;
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+QGemmRows kernel_for(DType t) {
+  QGemmRows k = nullptr;
+  switch (kernel_isa()) {
+    case Isa::Avx512:
+      k = qgemm_rows_avx512(t);
+      if (k) break;
+      [[fallthrough]];  // an AVX-512 CPU without VNNI still has the AVX2 kernels
+    case Isa::Avx2: k = qgemm_rows_avx2(t); break;
+    case Isa::Scalar: break;
+  }
+  return k ? k : qgemm_rows_scalar(t);
+}
+
+// The scale of a Q8_0 activation block widened to float, and d * sum(q).
+ActScale act_scale(const BlockQ8_0& q) {
+  int sum = 0;
+  for (int8_t v : q.qs) sum += v;
+  const float d = f16_to_f32(q.d);
+  return {d, d * float(sum)};
+}
+
+}  // namespace
+
+DType activation_type(DType t) {
+  switch (t) {
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1: return DType::Q8_0;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return DType::Q8_K;
+    default: return DType::F32;
+  }
+}
+
+void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool) {
+  const DType act = activation_type(w.type);
+  const int64_t cols = w.row_length(), rows = w.rows();
+  const size_t xq_stride = row_bytes(act, cols);  // fails unless cols is whole blocks
+  const int64_t blocks = cols / dtype_info(w.type).block_elems;
+  if (rows == 0 || n_tokens == 0) return;
+
+  Scratch& s = scratch();
+  if (s.xq.size() < size_t(n_tokens) * xq_stride) s.xq.resize(size_t(n_tokens) * xq_stride);
+  if (act == DType::Q8_0 && s.xs.size() < size_t(n_tokens * blocks)) s.xs.resize(size_t(n_tokens * blocks));
+  const QGemmArgs a{static_cast<const uint8_t*>(w.data), row_bytes(w.type, cols), blocks, rows, s.xq.data(),
+                    xq_stride, s.xs.data(), y, n_tokens};
+
+  // The project's quantizer, so activations round as ggml's quantize_row_q8_0/q8_K round them.
+  auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
+    for (int64_t t = t_begin; t < t_end; ++t) {
+      uint8_t* xq = s.xq.data() + t * xq_stride;
+      quantize_row(act, x + t * cols, xq, cols);
+      if (act == DType::Q8_0)
+        for (int64_t b = 0; b < blocks; ++b) s.xs[t * blocks + b] = act_scale(reinterpret_cast<const BlockQ8_0*>(xq)[b]);
+    }
+  };
+  // One token is quantized by the caller alone: a parallel section would cost more than it saves.
+  if (n_tokens == 1) {
+    quantize_tokens(0, 1);
+  } else {
+    pool.run([&](int i, int nth) {
+      const auto [begin, end] = split_range(n_tokens, i, nth);
+      quantize_tokens(begin, end);
+    });
+  }
+  // As for the float types: threads take contiguous runs of whole row tiles.
+  const QGemmRows kernel = kernel_for(w.type);
+  const int64_t tiles = (rows + kGemmRowTile - 1) / kGemmRowTile;
+  pool.run([&](int i, int nth) {
+    const auto [begin, end] = split_range(tiles, i, nth);
+    kernel(a, begin * kGemmRowTile, std::min(end * kGemmRowTile, rows));
+  });
+}
+
+}  // namespace lumen

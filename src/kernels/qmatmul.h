@@ -1,0 +1,20 @@
+#pragma once
+// The matrix product for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+// Q6_K), behind kernels/matmul.h's matmul(): the activations are quantized once per token row
+// (activation_type), then every weight block meets every activation block in an exact integer
+// dot product scaled once in float (kernels/qgemm_kernel.h).
+#include "runtime/thread_pool.h"
+#include "tensor/tensor.h"
+
+namespace lumen {
+
+// The type activations are quantized to for weights of type t: Q8_0 for the 32-value types,
+// Q8_K for the K-quants; F32 for types without a quantized kernel.
+DType activation_type(DType t);
+
+inline bool has_quantized_kernel(DType t) { return activation_type(t) != DType::F32; }
+
+// matmul() for a weight type with has_quantized_kernel().
+void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool);
+
+}  // namespace lumen
