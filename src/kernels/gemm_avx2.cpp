@@ -84,6 +84,7 @@ struct Avx2Dot {
 namespace lumen {
 GemmRows gemm_rows_avx2(DType t) { return gemm::select<Avx2>(t); }
 QGemmRows qgemm_rows_avx2(DType t) { return qgemm::select<Avx2Dot>(t); }
+QuantizeQ8_0 quantize_q8_0_avx2() { return &qgemm::quantize_q8_0; }
 }  // namespace lumen
 
 #else  // not x86-64: no AVX2 path
@@ -91,6 +92,7 @@ QGemmRows qgemm_rows_avx2(DType t) { return qgemm::select<Avx2Dot>(t); }
 namespace lumen {
 GemmRows gemm_rows_avx2(DType) { return nullptr; }
 QGemmRows qgemm_rows_avx2(DType) { return nullptr; }
+QuantizeQ8_0 quantize_q8_0_avx2() { return nullptr; }
 }  // namespace lumen
 
 #endif

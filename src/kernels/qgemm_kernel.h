@@ -16,8 +16,8 @@
 namespace lumen {
 
 // What the 32-value types need of a Q8_0 activation block besides its quants, computed once
-// per token: the scale widened to float, and d * sum(q) for the minimum of Q4_1/Q5_1
-// (sum_j (q_j * dw + m) * x_j = dw * sum_j q_j x_j + m * sum_j x_j).
+// per token: the scale widened to float, and d * sum(q) for the offset m of Q4_0/Q5_0/Q4_1/
+// Q5_1 (sum_j (u_j * dw + m) * x_j = dw * sum_j u_j x_j + m * sum_j x_j).
 struct ActScale {
   float d;
   float s;
@@ -39,6 +39,11 @@ struct QGemmArgs {
 // computed by the same sequence of operations whatever the token count and the tile it falls
 // in, so a token gives bit-identical outputs alone (decode) and inside a batch (prefill).
 using QGemmRows = void (*)(const QGemmArgs& a, int64_t row_begin, int64_t row_end);
+
+// Quantizes n activations (a multiple of 32) to Q8_0 exactly as quantize_row(DType::Q8_0, ...)
+// does, with AVX2; nullptr in a build without it (then quantize_row is the one).
+using QuantizeQ8_0 = void (*)(const float* x, quants::BlockQ8_0* y, int64_t n);
+QuantizeQ8_0 quantize_q8_0_avx2();
 
 // The kernel of each path for weights of type t; nullptr where the path has none (a type
 // without a quantized kernel, a CPU without VNNI for the AVX-512 path, a non-x86 build).

@@ -17,8 +17,9 @@
 // Every output is accumulated by the same sequence of operations in every tile shape, so a
 // token gives bit-identical outputs alone (decode) and inside a batch (prefill).
 //
-// V is declared in an anonymous namespace by each ISA file, so every instantiation here has
-// internal linkage and cannot be merged with another ISA's code by the linker.
+// Everything here is in an anonymous namespace, deliberately for a header: each ISA file gets
+// its own copy compiled for its own target, with internal linkage, so the linker cannot merge
+// the AVX-512 build of a helper into the AVX2 path (or the reverse).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -26,6 +27,7 @@
 #include "kernels/qgemm_kernel.h"
 
 namespace lumen::qgemm {
+namespace {
 
 using namespace quants;
 
@@ -46,7 +48,7 @@ inline float hsum(__m256 v) {
 }
 
 // One output's running sum: 8 float lanes of scaled block dot products, and a scalar for the
-// minimum terms of Q4_1/Q5_1.
+// offset terms of Q4_0/Q5_0/Q4_1/Q5_1.
 struct Acc {
   __m256 v = _mm256_setzero_ps();
   float s = 0;
@@ -78,25 +80,29 @@ inline __m256i fifth_bits(const uint8_t* qh) {
   return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), bytes(0x10));
 }
 
-// The signed quants of the symmetric types (value = q * d).
+// Q8_0's signed quants (value = q * d).
 inline __m256i signed_quants(const BlockQ8_0& b) { return load32(b.qs); }
-inline __m256i signed_quants(const BlockQ4_0& b) { return _mm256_sub_epi8(nibbles(b.qs), bytes(8)); }
-inline __m256i signed_quants(const BlockQ5_0& b) {
-  return _mm256_sub_epi8(_mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)), bytes(16));
-}
-// The unsigned quants of the types with a minimum (value = q * d + m).
+
+// The other types as unsigned quants u and a per-block offset m: value = u * d + m, with
+// m = -8 d (Q4_0), -16 d (Q5_0) or the stored minimum (Q4_1, Q5_1).
+inline __m256i unsigned_quants(const BlockQ4_0& b) { return nibbles(b.qs); }
 inline __m256i unsigned_quants(const BlockQ4_1& b) { return nibbles(b.qs); }
+inline __m256i unsigned_quants(const BlockQ5_0& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
 inline __m256i unsigned_quants(const BlockQ5_1& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
+inline float offset(const BlockQ4_0& b) { return -8 * f16(b.d); }
+inline float offset(const BlockQ5_0& b) { return -16 * f16(b.d); }
+inline float offset(const BlockQ4_1& b) { return f16(b.m); }
+inline float offset(const BlockQ5_1& b) { return f16(b.m); }
 
 inline const BlockQ8_0& act_q8_0(const QGemmArgs& a, int t, int64_t b) {
   return reinterpret_cast<const BlockQ8_0*>(a.xq + t * a.xq_stride)[b];
 }
 
-// Q8_0, Q4_0, Q5_0: vpmaddubsw/vpdpbusd multiply unsigned by signed bytes, so the weight's sign
-// moves onto the activation: w * x = |w| * (x * sign(w)).
-template <class V, class B>
-struct Symmetric {
-  using Block = B;
+// Q8_0: vpmaddubsw/vpdpbusd multiply unsigned by signed bytes, so the weight's sign moves onto
+// the activation: w * x = |w| * (x * sign(w)).
+template <class V>
+struct Q8_0 {
+  using Block = BlockQ8_0;
   struct Weights {
     __m256i abs, sign;
     float d;
@@ -111,18 +117,20 @@ struct Symmetric {
   }
 };
 
-// Q4_1, Q5_1: sum_j (q_j d + m) x_j = d * (q . x) + m * sum_j x_j, the last from ActScale::s.
+// Q4_0, Q5_0, Q4_1, Q5_1: sum_j (u_j d + m) x_j = d * (u . x) + m * sum_j x_j, the last from
+// ActScale::s. Unsigned quants go straight into vpmaddubsw/vpdpbusd, which saves Q4_0/Q5_0 the
+// three sign instructions per block that Q8_0 needs.
 template <class V, class B>
-struct WithMin {
+struct WithOffset {
   using Block = B;
   struct Weights {
-    __m256i q;
+    __m256i u;
     float d, m;
   };
-  static Weights unpack(const Block& b) { return {unsigned_quants(b), f16(b.d), f16(b.m)}; }
+  static Weights unpack(const Block& b) { return {unsigned_quants(b), f16(b.d), offset(b)}; }
   static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, Acc& acc) {
     const ActScale& xs = a.xs[t * a.blocks + b];
-    add_scaled(acc, V::dot(w.q, load32(act_q8_0(a, t, b).qs)), w.d * xs.d);
+    add_scaled(acc, V::dot(w.u, load32(act_q8_0(a, t, b).qs)), w.d * xs.d);
     acc.s = std::fma(w.m, xs.s, acc.s);
   }
 };
@@ -134,6 +142,12 @@ struct WithMin {
 
 inline const BlockQ8_K& act_q8_k(const QGemmArgs& a, int t, int64_t b) {
   return reinterpret_cast<const BlockQ8_K*>(a.xq + t * a.xq_stride)[b];
+}
+
+// A vpshufb control that fills the low 128-bit lane with 16-bit lane `lo` of its source and the
+// high lane with 16-bit lane `hi` (each lane of vpshufb picks from its own 128 bits).
+inline __m256i spread16(int lo, int hi) {
+  return _mm256_set_m128i(_mm_set1_epi16(short(0x0100 + 0x0202 * hi)), _mm_set1_epi16(short(0x0100 + 0x0202 * lo)));
 }
 
 // sum over 32-byte chunks c of scale16[c] * (q[c] . x[c]): q unsigned, x signed, scale16[c]
@@ -175,7 +189,9 @@ struct K4 {
     Weights w;
     uint8_t scale[8], min[8];
     scales_mins_k4(b.scales, scale, min);
-    for (int j = 0; j < 8; ++j) w.scale16[j] = _mm256_set1_epi16(scale[j]);
+    const __m256i s16 = _mm256_broadcastsi128_si256(
+        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale))));
+    for (int j = 0; j < 8; ++j) w.scale16[j] = _mm256_shuffle_epi8(s16, spread16(j, j));
     const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(min)));
     w.mins16 = _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m));
     for (int g = 0; g < 4; ++g) {  // 32 bytes: sub-block 2g in the low nibbles, 2g + 1 in the high
@@ -221,9 +237,11 @@ struct Q6K {
         w.q[4 * half + c] = _mm256_or_si256(nib[c], top);
       }
     }
-    for (int c = 0; c < 8; ++c)
-      w.scale16[c] = _mm256_set_m128i(_mm_set1_epi16(b.scales[2 * c + 1]), _mm_set1_epi16(b.scales[2 * c]));
     w.scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+    for (int half = 0; half < 2; ++half) {  // scales 8 half .. 8 half + 7 in both 128-bit lanes
+      const __m256i s = _mm256_permute2x128_si256(w.scales, w.scales, half ? 0x11 : 0x00);
+      for (int c = 0; c < 4; ++c) w.scale16[4 * half + c] = _mm256_shuffle_epi8(s, spread16(2 * c, 2 * c + 1));
+    }
     w.d = f16(b.d);
     return w;
   }
@@ -233,6 +251,41 @@ struct Q6K {
     add_scaled(acc, _mm256_sub_epi32(scaled_dots<8>(w.q, w.scale16, x.qs), offset), w.d * x.d);
   }
 };
+
+// ---- activation quantization ----
+
+// quantize_row(DType::Q8_0, ...) eight values per instruction, bit for bit: the same amax, the
+// same d = amax / 127 and id = 1 / d in f32, d rounded to half to nearest even (vcvtps2ph), and
+// x * id rounded half away from zero as std::round does. (The scalar quantizer costs ~3 ns a
+// value, which decode would pay on ~400k activations per token of a 1B model.)
+inline void quantize_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    __m256 v[4], amax = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(x + 8 * k);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    y[i].d = uint16_t(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256 p = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+      const __m256 a = _mm256_andnot_ps(sign, p);
+      const __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __m256 up = _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(a, t), half, _CMP_GE_OQ), one);  // a - t is exact
+      q[k] = _mm256_cvtps_epi32(_mm256_or_ps(_mm256_add_ps(t, up), _mm256_and_ps(sign, p)));
+    }
+    // Packing interleaves the 128-bit lanes; the permutation puts the values back in order.
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs),
+                        _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+}
 
 // ---- the tiles ----
 
@@ -281,11 +334,11 @@ void qgemm_rows(const QGemmArgs& a, int64_t row_begin, int64_t row_end) {
 template <class V>
 QGemmRows select(DType t) {
   switch (t) {
-    case DType::Q8_0: return &qgemm_rows<Symmetric<V, BlockQ8_0>>;
-    case DType::Q4_0: return &qgemm_rows<Symmetric<V, BlockQ4_0>>;
-    case DType::Q5_0: return &qgemm_rows<Symmetric<V, BlockQ5_0>>;
-    case DType::Q4_1: return &qgemm_rows<WithMin<V, BlockQ4_1>>;
-    case DType::Q5_1: return &qgemm_rows<WithMin<V, BlockQ5_1>>;
+    case DType::Q8_0: return &qgemm_rows<Q8_0<V>>;
+    case DType::Q4_0: return &qgemm_rows<WithOffset<V, BlockQ4_0>>;
+    case DType::Q5_0: return &qgemm_rows<WithOffset<V, BlockQ5_0>>;
+    case DType::Q4_1: return &qgemm_rows<WithOffset<V, BlockQ4_1>>;
+    case DType::Q5_1: return &qgemm_rows<WithOffset<V, BlockQ5_1>>;
     case DType::Q4_K: return &qgemm_rows<K4<V, BlockQ4_K>>;
     case DType::Q5_K: return &qgemm_rows<K4<V, BlockQ5_K>>;
     case DType::Q6_K: return &qgemm_rows<Q6K<V>>;
@@ -293,4 +346,5 @@ QGemmRows select(DType t) {
   }
 }
 
+}  // namespace
 }  // namespace lumen::qgemm

@@ -74,11 +74,16 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
   const QGemmArgs a{static_cast<const uint8_t*>(w.data), row_bytes(w.type, cols), blocks, rows, s.xq.data(),
                     xq_stride, s.xs.data(), y, n_tokens};
 
-  // The project's quantizer, so activations round as ggml's quantize_row_q8_0/q8_K round them.
+  // Activations round as ggml's quantize_row_q8_0/q8_K round them: the project's quantizer, or
+  // for Q8_0 on a SIMD path its bit-identical AVX2 form.
+  const QuantizeQ8_0 fast_q8_0 = kernel_isa() == Isa::Scalar ? nullptr : quantize_q8_0_avx2();
   auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
     for (int64_t t = t_begin; t < t_end; ++t) {
       uint8_t* xq = s.xq.data() + t * xq_stride;
-      quantize_row(act, x + t * cols, xq, cols);
+      if (act == DType::Q8_0 && fast_q8_0)
+        fast_q8_0(x + t * cols, reinterpret_cast<BlockQ8_0*>(xq), cols);
+      else
+        quantize_row(act, x + t * cols, xq, cols);
       if (act == DType::Q8_0)
         for (int64_t b = 0; b < blocks; ++b) s.xs[t * blocks + b] = act_scale(reinterpret_cast<const BlockQ8_0*>(xq)[b]);
     }

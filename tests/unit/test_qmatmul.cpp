@@ -23,6 +23,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
+#include "kernels/qgemm_kernel.h"
 #include "kernels/qmatmul.h"
 #include "runtime/thread_pool.h"
 #include "tensor/quants/quantize.h"
@@ -167,6 +168,26 @@ TEST(QuantMatmulPaths, Avx2EqualsAvx512Exactly) {
     EXPECT_EQ(run(Isa::Avx2, w.tensor, x, 9, pool), run(Isa::Avx512, w.tensor, x, 9, pool)) << dtype_name(type);
   }
   set_kernel_isa(saved);
+}
+
+// The SIMD activation quantizer is the project's quantize_row_q8_0, bit for bit, ties included.
+TEST(QuantMatmulPaths, SimdActivationQuantizerEqualsQuantizeRow) {
+  const QuantizeQ8_0 fast = quantize_q8_0_avx2();
+  if (!fast || !isa_supported(Isa::Avx2)) GTEST_SKIP() << "needs AVX2";
+  std::mt19937 rng(5);
+  std::vector<float> x = random_values(32 * 40, rng);
+  for (int j = 0; j < 32; ++j) x[j] = (float(j) - 15.5f) * 0.125f;  // x / d = j - 15.5: ties
+  x[31] = 127 * 0.125f;  // amax, so that d = 0.125 exactly
+  for (int j = 32; j < 64; ++j) x[j] = 0;               // all zero: d = 0
+  for (int j = 64; j < 96; ++j) x[j] *= 1e-30f;         // subnormal scale
+  std::vector<quants::BlockQ8_0> want(40), got(40);
+  quantize_row(DType::Q8_0, x.data(), want.data(), int64_t(x.size()));
+  fast(x.data(), got.data(), int64_t(x.size()));
+  for (int b = 0; b < 40; ++b) {
+    EXPECT_EQ(got[b].d, want[b].d) << "block " << b;
+    EXPECT_EQ(std::vector<int8_t>(got[b].qs, got[b].qs + 32), std::vector<int8_t>(want[b].qs, want[b].qs + 32))
+        << "block " << b;
+  }
 }
 
 TEST(QuantMatmulPaths, DequantizeRowHandlesEveryQuantType) {
