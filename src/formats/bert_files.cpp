@@ -91,15 +91,9 @@ BertConfig hf_config(const ConfigJson& cfg) {
   c.max_positions = cfg.get_int("max_position_embeddings");
   c.n_token_types = cfg.opt_int("type_vocab_size").value_or(2);
   c.eps = cfg.opt_float("layer_norm_eps").value_or(1e-12f);
-  if (const auto act = cfg.opt_string("hidden_act"); act && *act != "gelu")
-    cfg.bad("hidden_act", "= \"" + *act + "\" is not supported (BERT's erf GELU, \"gelu\", only)");
-  if (const auto pos = cfg.opt_string("position_embedding_type"); pos && *pos != "absolute")
-    cfg.bad("position_embedding_type", "= \"" + *pos + "\" is not supported (\"absolute\" only)");
-  try {
-    validate(c);
-  } catch (const Error& e) {
-    fail(cfg.path(), ": ", e.what());
-  }
+  cfg.require_string("hidden_act", {"gelu"}, "BERT's erf GELU, \"gelu\", only");
+  cfg.require_string("position_embedding_type", {"absolute"}, "\"absolute\" only");
+  cfg.checked([&] { validate(c); });
   return c;
 }
 

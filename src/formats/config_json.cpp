@@ -60,6 +60,28 @@ std::optional<std::string> ConfigJson::opt_string(const char* key) const {
   return has(key) ? std::optional<std::string>(get_string(key)) : std::nullopt;
 }
 
+std::optional<bool> ConfigJson::opt_bool(const char* key) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = j_[key];
+  if (!v.is_boolean()) bad(key, "= " + v.dump() + " is not true or false");
+  return v.get<bool>();
+}
+
+void ConfigJson::require_string(const char* key, std::initializer_list<std::string_view> allowed,
+                                const std::string& why) const {
+  const std::optional<std::string> v = opt_string(key);
+  if (!v) return;
+  for (std::string_view a : allowed)
+    if (*v == a) return;
+  bad(key, "= \"" + *v + "\" is not supported (" + why + ")");
+}
+
+void ConfigJson::unsupported(const char* key, const std::string& why) const {
+  bad(key, "= " + j_[key].dump() + " is not supported (" + why + ")");
+}
+
+void ConfigJson::bad_config(const char* why) const { fail(path_, ": ", why); }
+
 std::string ConfigJson::architecture() const {
   const json& a = need("architectures");
   if (!a.is_array() || a.empty() || !a[0].is_string()) bad("architectures", "is not a list of names");

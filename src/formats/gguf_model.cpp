@@ -7,6 +7,7 @@
 
 #include "formats/gguf_tokenizer.h"
 #include "formats/gguf_writer.h"
+#include "tensor/tensor_checks.h"
 #include "util/error.h"
 
 namespace lumen {
@@ -108,19 +109,6 @@ Tensor slice_last(const Tensor& t, int64_t i, int64_t n) {
   return out;
 }
 
-// Rows [first, first + count) of a matrix or of a vector: a view.
-Tensor row_slice(const Tensor& t, int64_t first, int64_t count) {
-  Tensor out = t;
-  if (t.shape.size() == 1) {
-    out.shape = {count};
-    out.data = static_cast<const uint8_t*>(t.data) + row_bytes(t.type, first);
-  } else {
-    out.shape = {t.shape[0], count};
-    out.data = t.row(first);
-  }
-  return out;
-}
-
 ModelConfig read_config(const GgufFile& g) {
   ModelConfig c;
   c.architecture = g.get_string(kArchitecture);
@@ -180,20 +168,10 @@ ModelWeights read_family_weights(const GgufFile& g, const ModelConfig& c) {
     l.wo = req("attn_output");
     l.bo = bias("attn_output");
     if (g.find_tensor(blk(i, "attn_qkv", "weight"))) {  // fused [q; k; v] rows (gpt2, bloom)
-      const Tensor qkv = req("attn_qkv");
-      if (qkv.shape != std::vector<int64_t>{dim, dim + 2 * kv})
-        fail("tensor '", qkv.name, "' has shape ", shape_string(qkv.shape), " but the model's hyper-parameters need ",
-             shape_string({dim, dim + 2 * kv}));
-      l.wq = row_slice(qkv, 0, dim);
-      l.wk = row_slice(qkv, dim, kv);
-      l.wv = row_slice(qkv, dim + kv, kv);
-      if (const Tensor b = bias("attn_qkv"); b.present()) {
-        if (b.shape != std::vector<int64_t>{dim + 2 * kv})
-          fail("tensor '", b.name, "' has shape ", shape_string(b.shape), " but the model's hyper-parameters need [", dim + 2 * kv, "]");
-        l.bq = row_slice(b, 0, dim);
-        l.bk = row_slice(b, dim, kv);
-        l.bv = row_slice(b, dim + kv, kv);
-      }
+      const Tensor qkv = req("attn_qkv"), b = bias("attn_qkv");
+      expect_tensor_shape(qkv, "fused attention QKV", {dim, dim + 2 * kv});
+      if (b.present()) expect_tensor_shape(b, "fused attention QKV bias", {dim + 2 * kv});
+      split_fused_qkv(qkv, b, dim, kv, l);
     } else {
       l.wq = req("attn_q");
       l.wk = req("attn_k");

@@ -2,11 +2,8 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <optional>
 
-#include <nlohmann/json.hpp>
-
+#include "formats/config_json.h"
 #include "formats/llama2c_tokenizer.h"
 #if __has_include("formats/hf_tokenizer.h")
 #include "formats/hf_tokenizer.h"
@@ -15,87 +12,17 @@
 #define LUMEN_HAS_HF_TOKENIZER 0
 #endif
 #include "formats/safetensors.h"
+#include "tensor/tensor_checks.h"
 #include "util/error.h"
 
 namespace lumen {
 namespace {
 
-using nlohmann::json;
 namespace fs = std::filesystem;
-
-// config.json with accessors that name the missing or wrong field.
-class Config {
- public:
-  explicit Config(const std::string& dir) : path_((fs::path(dir) / "config.json").string()) {
-    std::ifstream in(path_);
-    if (!in) fail(dir, ": no config.json (not a Hugging Face model folder?)");
-    try {
-      j_ = json::parse(in);
-    } catch (const json::exception& e) {
-      fail(path_, ": not valid JSON: ", e.what());
-    }
-    if (!j_.is_object()) fail(path_, ": not a JSON object");
-  }
-
-  bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
-  int32_t get_int(const char* key) const {
-    if (!has(key)) fail(path_, ": missing field '", key, "'");
-    return as_int(key);
-  }
-  std::optional<int32_t> opt_int(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    return as_int(key);
-  }
-  float get_float(const char* key) const {
-    if (!has(key)) fail(path_, ": missing field '", key, "'");
-    return opt_float(key).value();
-  }
-  std::optional<float> opt_float(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    if (!j_[key].is_number()) fail(path_, ": field '", key, "' is not a number");
-    return j_[key].get<float>();
-  }
-  std::optional<bool> opt_bool(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    if (!j_[key].is_boolean()) fail(path_, ": field '", key, "' is not true or false");
-    return j_[key].get<bool>();
-  }
-  std::optional<std::string> opt_string(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    if (!j_[key].is_string()) fail(path_, ": field '", key, "' is not a string");
-    return j_[key].get<std::string>();
-  }
-  std::string architecture() const {
-    if (!has("architectures")) fail(path_, ": missing field 'architectures'");
-    const json& a = j_["architectures"];
-    if (!a.is_array() || a.empty() || !a[0].is_string()) fail(path_, ": field 'architectures' is not a list of names");
-    return a[0].get<std::string>();
-  }
-  // Fails when an optional field is present with a value other than the one lumen supports.
-  template <typename T>
-  void require(const char* key, const T& expected, const char* why) const {
-    if (has(key) && j_[key] != json(expected))
-      fail(path_, ": field '", key, "' = ", j_[key].dump(), " is not supported (", why, ")");
-  }
-  [[noreturn]] void contradiction(const char* key, const std::string& why) const {
-    fail(path_, ": field '", key, "' contradicts ", why);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  int32_t as_int(const char* key) const {
-    const json& v = j_[key];
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
-      fail(path_, ": field '", key, "' = ", v.dump(), " is not a non-negative integer");
-    return int32_t(v.get<int64_t>());
-  }
-  std::string path_;
-  json j_;
-};
 
 enum class Family { Llama, Mistral, Mixtral, Qwen2, GPT2, Bloom };
 
-Family family_of(const Config& cfg) {
+Family family_of(const ConfigJson& cfg) {
   const std::string a = cfg.architecture();
   if (a == "LlamaForCausalLM") return Family::Llama;
   if (a == "MistralForCausalLM") return Family::Mistral;
@@ -108,7 +35,7 @@ Family family_of(const Config& cfg) {
        "GPT2LMHeadModel, BloomForCausalLM)");
 }
 
-ModelConfig llama_like_config(const Config& cfg, Family f) {
+ModelConfig llama_like_config(const ConfigJson& cfg, Family f) {
   ModelConfig c;
   c.architecture = f == Family::Qwen2 ? "qwen2" : "llama";
   c.dim = cfg.get_int("hidden_size");
@@ -125,13 +52,13 @@ ModelConfig llama_like_config(const Config& cfg, Family f) {
   c.norm = NormKind::RMSNorm;
   c.ffn = FfnKind::SwiGLU;
   if (const auto hd = cfg.opt_int("head_dim"); hd && c.n_heads > 0 && *hd != c.dim / c.n_heads)
-    cfg.contradiction("head_dim", "hidden_size / num_attention_heads = " + std::to_string(c.dim / c.n_heads));
+    cfg.bad("head_dim", "contradicts hidden_size / num_attention_heads = " + std::to_string(c.dim / c.n_heads));
   if (cfg.has("rope_scaling")) cfg.require("rope_scaling", nullptr, "RoPE scaling is not implemented");
   cfg.require("hidden_act", "silu", "the FFN is SwiGLU");
   cfg.require("mlp_bias", false, "no FFN biases in this family");
   if (f == Family::Mistral || f == Family::Mixtral) c.sliding_window = cfg.opt_int("sliding_window").value_or(0);
   if (f == Family::Qwen2 && cfg.opt_bool("use_sliding_window").value_or(false))
-    fail(cfg.path(), ": field 'use_sliding_window' = true is not supported for Qwen2 (per-layer windows)");
+    cfg.bad("use_sliding_window", "= true is not supported for Qwen2 (per-layer windows)");
   if (f == Family::Mixtral) {
     c.ffn = FfnKind::MoE;
     c.n_experts = cfg.get_int("num_local_experts");
@@ -140,7 +67,7 @@ ModelConfig llama_like_config(const Config& cfg, Family f) {
   return c;
 }
 
-ModelConfig gpt2_config(const Config& cfg) {
+ModelConfig gpt2_config(const ConfigJson& cfg) {
   ModelConfig c;
   c.architecture = "gpt2";
   c.dim = cfg.get_int("n_embd");
@@ -154,18 +81,14 @@ ModelConfig gpt2_config(const Config& cfg) {
   c.norm = NormKind::LayerNorm;
   c.position = PositionKind::Learned;
   c.ffn = FfnKind::GeluMLP;
-  if (cfg.has("activation_function")) {
-    const std::string act = *cfg.opt_string("activation_function");
-    if (act != "gelu_new" && act != "gelu_pytorch_tanh" && act != "gelu_fast")
-      fail(cfg.path(), ": field 'activation_function' = \"", act, "\" is not supported (tanh-approximated GELU only)");
-  }
+  cfg.require_string("activation_function", {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}, "tanh-approximated GELU only");
   cfg.require("scale_attn_weights", true, "attention scores are scaled by 1/sqrt(head_dim)");
   cfg.require("scale_attn_by_inverse_layer_idx", false, "not implemented");
   cfg.require("reorder_and_upcast_attn", false, "not implemented");
   return c;
 }
 
-ModelConfig bloom_config(const Config& cfg) {
+ModelConfig bloom_config(const ConfigJson& cfg) {
   ModelConfig c;
   c.architecture = "bloom";
   c.dim = cfg.has("hidden_size") ? cfg.get_int("hidden_size") : cfg.get_int("n_embed");
@@ -220,19 +143,6 @@ class TensorSource {
     return Tensor{t.name, t.type, {rows, cols}, buf.data()};
   }
 
-  // Rows [first, first + count) of a matrix or a vector (a bias): a view, no copy.
-  static Tensor rows(const Tensor& t, int64_t first, int64_t count) {
-    Tensor out = t;
-    if (t.shape.size() == 1) {
-      out.shape = {count};
-      out.data = static_cast<const uint8_t*>(t.data) + size_t(first) * row_bytes(t.type, 1);
-    } else {
-      out.shape = {t.shape[0], count};
-      out.data = t.row(first);
-    }
-    return out;
-  }
-
   // Reorders the rows of BLOOM's fused query_key_value ({dim, 3*dim}, per head [q; k; v] each
   // head_dim rows) into [all q; all k; all v], as llama.cpp's converter does.
   Tensor bloom_qkv(const Tensor& t, int64_t n_heads, int64_t head_dim) {
@@ -261,7 +171,7 @@ class TensorSource {
 
 std::string layer(int i, const std::string& rest, const char* stem) { return std::string(stem) + std::to_string(i) + "." + rest; }
 
-void llama_like_weights(TensorSource& src, const ModelConfig& c, const Config& cfg, Family f, ModelWeights& w) {
+void llama_like_weights(TensorSource& src, const ModelConfig& c, const ConfigJson& cfg, Family f, ModelWeights& w) {
   w.token_embd = src.get("model.embed_tokens.weight");
   w.output_norm = src.get("model.norm.weight");
   const bool tied = cfg.opt_bool("tie_word_embeddings").value_or(false);
@@ -323,15 +233,9 @@ void gpt2_weights(TensorSource& src, const ModelConfig& c, ModelWeights& w) {
     if (qkv.shape != std::vector<int64_t>{dim, 3 * dim})
       fail("tensor '", qkv.name, "' has shape ", shape_string(qkv.shape), " (transposed) but the model's hyper-parameters need ",
            shape_string({dim, 3 * dim}));
-    l.wq = TensorSource::rows(qkv, 0, dim);
-    l.wk = TensorSource::rows(qkv, dim, dim);
-    l.wv = TensorSource::rows(qkv, 2 * dim, dim);
     const Tensor qkv_b = src.get(name("attn.c_attn.bias"));
-    if (qkv_b.shape != std::vector<int64_t>{3 * dim})
-      fail("tensor '", qkv_b.name, "' has shape ", shape_string(qkv_b.shape), " but the model's hyper-parameters need [", 3 * dim, "]");
-    l.bq = TensorSource::rows(qkv_b, 0, dim);
-    l.bk = TensorSource::rows(qkv_b, dim, dim);
-    l.bv = TensorSource::rows(qkv_b, 2 * dim, dim);
+    expect_tensor_shape(qkv_b, "fused attention QKV bias", {3 * dim});
+    split_fused_qkv(qkv, qkv_b, dim, dim, l);
     l.wo = src.transposed(name("attn.c_proj.weight"));
     l.bo = src.get(name("attn.c_proj.bias"));
     l.ffn_norm = src.get(name("ln_2.weight"));
@@ -360,12 +264,7 @@ void bloom_weights(TensorSource& src, const ModelConfig& c, ModelWeights& w) {
     l.attn_norm_b = src.get(name("input_layernorm.bias"));
     const Tensor qkv = src.bloom_qkv(src.get(name("self_attention.query_key_value.weight")), c.n_heads, c.head_dim());
     const Tensor qkv_b = src.bloom_qkv(src.get(name("self_attention.query_key_value.bias")), c.n_heads, c.head_dim());
-    l.wq = TensorSource::rows(qkv, 0, dim);
-    l.wk = TensorSource::rows(qkv, dim, dim);
-    l.wv = TensorSource::rows(qkv, 2 * dim, dim);
-    l.bq = TensorSource::rows(qkv_b, 0, dim);
-    l.bk = TensorSource::rows(qkv_b, dim, dim);
-    l.bv = TensorSource::rows(qkv_b, 2 * dim, dim);
+    split_fused_qkv(qkv, qkv_b, dim, dim, l);
     l.wo = src.get(name("self_attention.dense.weight"));
     l.bo = src.get(name("self_attention.dense.bias"));
     l.ffn_norm = src.get(name("post_attention_layernorm.weight"));
@@ -382,18 +281,17 @@ void bloom_weights(TensorSource& src, const ModelConfig& c, ModelWeights& w) {
 std::unique_ptr<LoadedModel> load_hf_model(const std::string& dir, const std::string& tokenizer_path) {
   auto m = std::make_unique<LoadedModel>();
   m->format = "safetensors";
-  const Config cfg(dir);
+  const fs::path config_path = fs::path(dir) / "config.json";
+  std::error_code ec;
+  if (!fs::exists(config_path, ec)) fail(dir, ": no config.json (not a Hugging Face model folder?)");
+  const ConfigJson cfg(config_path.string(), "a Hugging Face model folder");
   const Family f = family_of(cfg);
   switch (f) {
     case Family::GPT2: m->config = gpt2_config(cfg); break;
     case Family::Bloom: m->config = bloom_config(cfg); break;
     default: m->config = llama_like_config(cfg, f); break;
   }
-  try {
-    validate(m->config);
-  } catch (const Error& e) {
-    fail(cfg.path(), ": ", e.what());
-  }
+  cfg.checked([&] { validate(m->config); });
   const SafetensorsSet set(dir);
   try {
     switch (f) {

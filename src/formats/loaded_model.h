@@ -30,4 +30,8 @@ std::unique_ptr<LoadedModel> load_model(const std::string& model_path, const std
 // Fails unless every weight the configuration needs is present with the expected shape.
 void check_weights(const ModelConfig& config, const ModelWeights& weights);
 
+// Sets l's Q, K and V (and, when `bias` is present, their biases) to views of a fused [q; k; v]
+// weight of dim + 2 kv rows (GPT-2, BLOOM). The caller has checked the shapes.
+void split_fused_qkv(const Tensor& weight, const Tensor& bias, int64_t dim, int64_t kv, LayerWeights& l);
+
 }  // namespace lumen

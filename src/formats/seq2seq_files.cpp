@@ -31,13 +31,8 @@ Seq2SeqConfig read_config(const ConfigJson& cfg) {
   c.bos_id = cfg.get_int("bos_id");
   c.eos_id = cfg.get_int("eos_id");
   c.unk_id = cfg.get_int("unk_id");
-  if (const auto act = cfg.opt_string("activation"); act && *act != "relu")
-    cfg.bad("activation", "= \"" + *act + "\" is not supported (\"relu\" only)");
-  try {
-    validate(c);
-  } catch (const Error& e) {
-    fail(cfg.path(), ": ", e.what());
-  }
+  cfg.require_string("activation", {"relu"}, "\"relu\" only");
+  cfg.checked([&] { validate(c); });
   return c;
 }
 

@@ -6,16 +6,11 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "tensor/tensor_checks.h"
 #include "util/error.h"
 
 namespace lumen {
 namespace {
-
-std::vector<float> widen(const Tensor& t) {
-  std::vector<float> out(t.elements());
-  dequantize_row(t.type, t.data, out.data(), t.elements());
-  return out;
-}
 
 // An optional tensor widened, or an empty vector when it is absent.
 std::vector<float> widen_optional(const Tensor& t) { return t.present() ? widen(t) : std::vector<float>{}; }

@@ -11,17 +11,9 @@
 
 #include "runtime/thread_pool.h"
 #include "tensor/tensor.h"
+#include "tensor/tensor_checks.h"  // widen, expect_tensor_shape, tensor_rows
 
 namespace lumen {
-
-// A tensor widened to float (files may store vectors as F16/BF16).
-std::vector<float> widen(const Tensor& t);
-
-// Fails, naming the tensor (or `role` when it is absent), unless t has this ggml-order shape.
-void expect_tensor_shape(const Tensor& t, const char* role, const std::vector<int64_t>& shape);
-
-// Rows [first, first + count) of a matrix: a view (a fused in_proj weight split into Q, K, V).
-Tensor tensor_rows(const Tensor& t, int64_t first, int64_t count);
 
 // y = x W^T + b, for n rows of `in` floats to n rows of `out` floats.
 struct Linear {

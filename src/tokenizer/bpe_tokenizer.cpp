@@ -22,25 +22,26 @@ std::array<char32_t, 256> byte_alphabet() {
 }
 
 std::vector<std::string> regexes_for(const Vocab& v) {
-  if (v.model != "gpt2") fail("tokenizer model '", v.model, "' is not byte-level BPE ('gpt2')");
+  expect_tokenizer_model(v, "gpt2", "byte-level BPE");
   auto regexes = pre_tokenizer_regexes(v.pre);
   if (!regexes) fail("byte-level BPE pre-tokenizer '", v.pre, "' is not supported");
   return *regexes;
 }
 
+// The model and the pre-tokenizer are checked before the vocabulary's size and types.
+Vocab bpe_vocab(Vocab v) {
+  regexes_for(v);
+  return v;
+}
+
 }  // namespace
 
 BpeTokenizer::BpeTokenizer(Vocab vocab)
-    : vocab_(std::move(vocab)),
+    : PieceTokenizer(bpe_vocab(std::move(vocab)), "BOS", "EOS"),
       pre_tokenizer_(regexes_for(vocab_)),
-      special_(vocab_),
       ignore_merges_(vocab_.pre == "llama-bpe" || vocab_.pre == "llama3") {
-  const size_t n = vocab_.pieces.size();
-  if (n == 0) fail("tokenizer vocabulary is empty");
-  if (vocab_.types.size() != n) fail("tokenizer vocabulary has ", n, " pieces but ", vocab_.types.size(), " types");
   if (vocab_.unk_id >= vocab_.size())
-    fail("tokenizer unknown-token id ", vocab_.unk_id, " is outside the vocabulary of ", n);
-  for (int32_t id = 0; id < vocab_.size(); ++id) ids_.try_emplace(vocab_.pieces[id], id);
+    fail("tokenizer unknown-token id ", vocab_.unk_id, " is outside the vocabulary of ", vocab_.pieces.size());
   for (size_t rank = 0; rank < vocab_.merges.size(); ++rank) {
     const std::string& merge = vocab_.merges[rank];
     const size_t space = merge.find(' ', 1);  // a piece never holds a space, but may be one
@@ -55,18 +56,8 @@ BpeTokenizer::BpeTokenizer(Vocab vocab)
   }
 }
 
-std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_special) const {
-  std::vector<int32_t> ids;
-  if (add_special && vocab_.add_bos) ids.push_back(checked_token(vocab_, vocab_.bos_id, "BOS"));
-  for (const SpecialTokens::Segment& segment : special_.split(text)) {
-    if (segment.id >= 0) {
-      ids.push_back(segment.id);
-      continue;
-    }
-    for (std::string_view word : pre_tokenizer_.split(segment.text)) encode_word(word, ids);
-  }
-  if (add_special && vocab_.add_eos) ids.push_back(checked_token(vocab_, vocab_.eos_id, "EOS"));
-  return ids;
+void BpeTokenizer::encode_plain(std::string_view text, std::vector<int32_t>& ids) const {
+  for (std::string_view word : pre_tokenizer_.split(text)) encode_word(word, ids);
 }
 
 // BPE on one word: start from one symbol per byte and merge, again and again, the adjacent

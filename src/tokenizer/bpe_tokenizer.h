@@ -12,29 +12,24 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/piece_tokenizer.h"
 #include "tokenizer/pre_tokenizer.h"
-#include "tokenizer/special_tokens.h"
-#include "tokenizer/tokenizer.h"
 
 namespace lumen {
 
-class BpeTokenizer final : public Tokenizer {
+class BpeTokenizer final : public PieceTokenizer {
  public:
   // Needs `model` "gpt2", a pre-tokenizer lumen knows in `pre`, and well-formed merges.
   explicit BpeTokenizer(Vocab vocab);
 
-  std::vector<int32_t> encode(std::string_view text, bool add_special) const override;
   // A normal piece as the bytes it stands for; an added or control piece as its text.
   std::string decode_piece(int32_t prev, int32_t token) const override;
-  const Vocab& vocab() const override { return vocab_; }
 
  private:
+  void encode_plain(std::string_view text, std::vector<int32_t>& ids) const override;
   void encode_word(std::string_view word, std::vector<int32_t>& ids) const;
 
-  Vocab vocab_;
   PreTokenizer pre_tokenizer_;
-  SpecialTokens special_;
-  PieceIds ids_;
   PieceIds merge_ranks_;                    // "left right" -> rank, 0 the best
   std::array<std::string, 256> byte_chars_;  // byte -> its character in GPT-2's alphabet
   std::unordered_map<char32_t, uint8_t> char_bytes_;

@@ -120,27 +120,23 @@ std::vector<std::string> bert_words(std::string_view text) {
   return words;
 }
 
-WordPieceTokenizer::WordPieceTokenizer(Vocab vocab) : vocab_(std::move(vocab)), special_(vocab_) {
-  if (vocab_.model != "bert") fail("tokenizer model '", vocab_.model, "' is not WordPiece ('bert')");
-  const size_t n = vocab_.pieces.size();
-  if (n == 0) fail("tokenizer vocabulary is empty");
-  if (vocab_.types.size() != n) fail("tokenizer vocabulary has ", n, " pieces but ", vocab_.types.size(), " types");
-  checked_token(vocab_, vocab_.unk_id, "unknown-token");
-  for (int32_t id = 0; id < vocab_.size(); ++id) ids_.try_emplace(vocab_.pieces[id], id);
+namespace {
+
+// The model is checked before the vocabulary's size and types.
+Vocab wordpiece_vocab(Vocab v) {
+  expect_tokenizer_model(v, "bert", "WordPiece");
+  return v;
 }
 
-std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, bool add_special) const {
-  std::vector<int32_t> ids;
-  if (add_special && vocab_.add_bos) ids.push_back(checked_token(vocab_, vocab_.bos_id, "BOS ([CLS])"));
-  for (const SpecialTokens::Segment& segment : special_.split(text)) {
-    if (segment.id >= 0) {
-      ids.push_back(segment.id);
-      continue;
-    }
-    for (const std::string& word : bert_words(segment.text)) encode_word(word, ids);
-  }
-  if (add_special && vocab_.add_eos) ids.push_back(checked_token(vocab_, vocab_.eos_id, "EOS ([SEP])"));
-  return ids;
+}  // namespace
+
+WordPieceTokenizer::WordPieceTokenizer(Vocab vocab)
+    : PieceTokenizer(wordpiece_vocab(std::move(vocab)), "BOS ([CLS])", "EOS ([SEP])") {
+  checked_token(vocab_, vocab_.unk_id, "unknown-token");
+}
+
+void WordPieceTokenizer::encode_plain(std::string_view text, std::vector<int32_t>& ids) const {
+  for (const std::string& word : bert_words(text)) encode_word(word, ids);
 }
 
 // Greedy longest match from the left; `word` is well-formed UTF-8.

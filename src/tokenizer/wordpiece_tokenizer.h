@@ -12,29 +12,23 @@
 #include <string_view>
 #include <vector>
 
-#include "tokenizer/special_tokens.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/piece_tokenizer.h"
 
 namespace lumen {
 
-class WordPieceTokenizer final : public Tokenizer {
+class WordPieceTokenizer final : public PieceTokenizer {
  public:
   // Needs `model` "bert" and an unknown token; add_special wraps the text in bos_id ([CLS]) and
   // eos_id ([SEP]) as vocab.add_bos / add_eos ask.
   explicit WordPieceTokenizer(Vocab vocab);
 
-  std::vector<int32_t> encode(std::string_view text, bool add_special) const override;
   // A continuation joins the previous piece; a word's first piece follows a space, except at
   // the start or after a control token.
   std::string decode_piece(int32_t prev, int32_t token) const override;
-  const Vocab& vocab() const override { return vocab_; }
 
  private:
+  void encode_plain(std::string_view text, std::vector<int32_t>& ids) const override;
   void encode_word(std::string_view word, std::vector<int32_t>& ids) const;
-
-  Vocab vocab_;
-  SpecialTokens special_;
-  PieceIds ids_;
 };
 
 // BERT's basic tokenizer (uncased): the words of `text`, lower-cased and without accents.
