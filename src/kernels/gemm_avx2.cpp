@@ -67,8 +67,8 @@ struct Avx2 {
 struct Avx2Dot {
   // Unsigned x signed bytes, pairs summed to 16 bits (exact: no pair of the quantized kernels
   // exceeds 128 * 127 * 2 < 2^15), then pairs of those to 32 bits.
-  static __m256i dot(__m256i u8, __m256i s8) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1));
+  static __m256i dot(__m256i acc, __m256i u8, __m256i s8) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1)));
   }
 };
 

@@ -64,7 +64,7 @@ struct Avx512 {
 
 struct Vnni {
   // Unsigned x signed bytes, each group of four summed straight into 32 bits.
-  static __m256i dot(__m256i u8, __m256i s8) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u8, s8); }
+  static __m256i dot(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbusd_epi32(acc, u8, s8); }
 };
 
 }  // namespace

@@ -2,15 +2,16 @@
 // The quantized matrix product shared by the AVX2 and AVX-512 paths, on 256-bit registers (32
 // quants, one 32-value block or sub-block, per register). An ISA file includes this under its
 // own `target` pragma and instantiates select<V>() with a type V that supplies one primitive:
-//   V::dot(u8, s8): 8 int32 lanes, lane i = sum of the products of bytes 4i .. 4i + 3
-// (AVX2: vpmaddubsw + vpmaddwd; AVX-512 VNNI: one vpdpbusd). Both give the same exact integers
+//   V::dot(acc, u8, s8): acc + 8 int32 lanes, lane i = sum of the products of bytes 4i .. 4i + 3
+// (AVX2: vpmaddubsw + vpmaddwd + vpaddd; AVX-512 VNNI: one vpdpbusd). Both give the same exact integers
 // (the products below never saturate vpmaddubsw's 16-bit pairs), so the two paths give
 // bit-identical outputs. The scalar twins in qgemm_scalar.cpp do the same integer arithmetic.
 //
 // Per weight type a kernel K supplies: Block, Weights (one block unpacked into registers),
-// unpack(block), and accumulate(weights, args, token, block, acc), which adds the block's
+// unpack(block), and accumulate(weights, args, token, block, v, s), which adds the block's
 // contribution to the token's output: its exact integer dot product in 8 int32 lanes,
-// converted to float and multiplied by the block's scales into 8 float lanes.
+// converted to float and multiplied by the block's scales into the 8 float lanes v (and, for
+// Q4_1/Q5_1, its minimum term into s).
 //
 // Prefill: a tile of R rows x N tokens unpacks each weight block once and uses it for N
 // tokens. Decode: rows are taken kDecodeRows at a time, one token.
@@ -23,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/qgemm_kernel.h"
 
@@ -47,17 +49,19 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// One output's running sum: 8 float lanes of scaled block dot products, and a scalar for the
-// offset terms of Q4_0/Q5_0/Q4_1/Q5_1.
+// One output's running sum: two chains of 8 float lanes of scaled block dot products, even
+// blocks in one and odd blocks in the other, and a scalar for the minimum terms of Q4_1/Q5_1.
+// Two chains because one would stall each block on the previous block's FMA (4 cycles on Zen 4,
+// as much as the rest of a Q4_0 block costs).
 struct Acc {
-  __m256 v = _mm256_setzero_ps();
+  __m256 v[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   float s = 0;
 };
-inline float finish(const Acc& a) { return hsum(a.v) + a.s; }
+inline float finish(const Acc& a) { return hsum(_mm256_add_ps(a.v[0], a.v[1])) + a.s; }
 
-// acc += d * float(isum), lane by lane.
-inline void add_scaled(Acc& acc, __m256i isum, float d) {
-  acc.v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d), acc.v);
+// v += d * float(isum), lane by lane.
+inline void add_scaled(__m256& v, __m256i isum, float d) {
+  v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d), v);
 }
 
 // ---- 32-value blocks against Q8_0 activations ----
@@ -83,16 +87,24 @@ inline __m256i fifth_bits(const uint8_t* qh) {
 // Q8_0's signed quants (value = q * d).
 inline __m256i signed_quants(const BlockQ8_0& b) { return load32(b.qs); }
 
-// The other types as unsigned quants u and a per-block offset m: value = u * d + m, with
-// m = -8 d (Q4_0), -16 d (Q5_0) or the stored minimum (Q4_1, Q5_1).
+// The other types as unsigned quants u: value = (u - 8) d (Q4_0), (u - 16) d (Q5_0), u d + m
+// (Q4_1, Q5_1).
 inline __m256i unsigned_quants(const BlockQ4_0& b) { return nibbles(b.qs); }
 inline __m256i unsigned_quants(const BlockQ4_1& b) { return nibbles(b.qs); }
 inline __m256i unsigned_quants(const BlockQ5_0& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
 inline __m256i unsigned_quants(const BlockQ5_1& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
-inline float offset(const BlockQ4_0& b) { return -8 * f16(b.d); }
-inline float offset(const BlockQ5_0& b) { return -16 * f16(b.d); }
-inline float offset(const BlockQ4_1& b) { return f16(b.m); }
-inline float offset(const BlockQ5_1& b) { return f16(b.m); }
+template <class B>
+constexpr int kOffsetShift = std::is_same_v<B, BlockQ4_0> ? 3 : 4;  // Q4_0: 8 = 1 << 3, Q5_0: 16 = 1 << 4
+
+// d broadcast to 8 lanes, widened straight from its f16 bits.
+inline __m256 scale8(uint16_t d) { return _mm256_cvtph_ps(_mm_set1_epi16(short(d))); }
+
+// v += float(isum) * x_d * w_d, lane by lane: the activation's scale
+// is a broadcast operand and the weight's was broadcast once per block, which is fewer
+// instructions than forming w_d * x_d.
+inline void add_scaled(__m256& v, __m256i isum, float x_d, __m256 w_d) {
+  v = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(x_d)), w_d, v);
+}
 
 inline const BlockQ8_0& act_q8_0(const QGemmArgs& a, int t, int64_t b) {
   return reinterpret_cast<const BlockQ8_0*>(a.xq + t * a.xq_stride)[b];
@@ -105,33 +117,49 @@ struct Q8_0 {
   using Block = BlockQ8_0;
   struct Weights {
     __m256i abs, sign;
-    float d;
+    __m256 d;
   };
   static Weights unpack(const Block& b) {
     const __m256i q = signed_quants(b);
-    return {_mm256_sign_epi8(q, q), q, f16(b.d)};
+    return {_mm256_sign_epi8(q, q), q, scale8(b.d)};
   }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, Acc& acc) {
-    const __m256i p = V::dot(w.abs, _mm256_sign_epi8(load32(act_q8_0(a, t, b).qs), w.sign));
-    add_scaled(acc, p, w.d * a.xs[t * a.blocks + b].d);
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
+    const __m256i x = _mm256_sign_epi8(load32(act_q8_0(a, t, b).qs), w.sign);
+    add_scaled(v, V::dot(_mm256_setzero_si256(), w.abs, x), a.xs[t * a.blocks + b].d, w.d);
   }
 };
 
-// Q4_0, Q5_0, Q4_1, Q5_1: sum_j (u_j d + m) x_j = d * (u . x) + m * sum_j x_j, the last from
-// ActScale::s. Unsigned quants go straight into vpmaddubsw/vpdpbusd, which saves Q4_0/Q5_0 the
-// three sign instructions per block that Q8_0 needs.
+// Q4_0, Q5_0: (u - 8) . x = u . x - 8 sum x: the dot product starts from ActScale::neg_sum4
+// scaled by 8 (16), so it yields the exact integer sum_j (u_j - 8) x_j with no sign work.
 template <class V, class B>
-struct WithOffset {
+struct Offset {
   using Block = B;
   struct Weights {
     __m256i u;
-    float d, m;
+    __m256 d;
   };
-  static Weights unpack(const Block& b) { return {unsigned_quants(b), f16(b.d), offset(b)}; }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, Acc& acc) {
+  static Weights unpack(const Block& b) { return {unsigned_quants(b), scale8(b.d)}; }
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
     const ActScale& xs = a.xs[t * a.blocks + b];
-    add_scaled(acc, V::dot(w.u, load32(act_q8_0(a, t, b).qs)), w.d * xs.d);
-    acc.s = std::fma(w.m, xs.s, acc.s);
+    const __m256i start = _mm256_slli_epi32(load32(xs.neg_sum4), kOffsetShift<Block>);
+    add_scaled(v, V::dot(start, w.u, load32(act_q8_0(a, t, b).qs)), xs.d, w.d);
+  }
+};
+
+// Q4_1, Q5_1: sum_j (u_j d + m) x_j = d (u . x) + m sum_j x_j, the last from ActScale::s.
+template <class V, class B>
+struct WithMin {
+  using Block = B;
+  struct Weights {
+    __m256i u;
+    __m256 d;
+    float m;
+  };
+  static Weights unpack(const Block& b) { return {unsigned_quants(b), scale8(b.d), f16(b.m)}; }
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
+    const ActScale& xs = a.xs[t * a.blocks + b];
+    add_scaled(v, V::dot(_mm256_setzero_si256(), w.u, load32(act_q8_0(a, t, b).qs)), xs.d, w.d);
+    s = std::fma(w.m, xs.s, s);
   }
 };
 
@@ -208,10 +236,10 @@ struct K4 {
     w.dmin = f16(b.dmin);
     return w;
   }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, Acc& acc) {
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
     const BlockQ8_K& x = act_q8_k(a, t, b);
-    add_scaled(acc, scaled_dots<8>(w.q, w.scale16, x.qs), w.d * x.d);
-    add_scaled(acc, _mm256_madd_epi16(load32(x.bsums), w.mins16), -w.dmin * x.d);
+    add_scaled(v, scaled_dots<8>(w.q, w.scale16, x.qs), w.d * x.d);
+    add_scaled(v, _mm256_madd_epi16(load32(x.bsums), w.mins16), -w.dmin * x.d);
   }
 };
 
@@ -245,10 +273,10 @@ struct Q6K {
     w.d = f16(b.d);
     return w;
   }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, Acc& acc) {
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
     const BlockQ8_K& x = act_q8_k(a, t, b);
     const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load32(x.bsums), w.scales), 5);
-    add_scaled(acc, _mm256_sub_epi32(scaled_dots<8>(w.q, w.scale16, x.qs), offset), w.d * x.d);
+    add_scaled(v, _mm256_sub_epi32(scaled_dots<8>(w.q, w.scale16, x.qs), offset), w.d * x.d);
   }
 };
 
@@ -295,11 +323,19 @@ inline void tile(const QGemmArgs& a, int64_t r0, int t0) {
   Acc acc[R][N];
   const typename K::Block* w[R];
   for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const typename K::Block*>(a.w + (r0 + r) * a.row_stride);
-  for (int64_t b = 0; b < a.blocks; ++b)
+  // Block b goes into chain b % 2 of its outputs.
+  auto step = [&](int64_t b, int chain) {
     for (int r = 0; r < R; ++r) {
       const typename K::Weights wb = K::unpack(w[r][b]);
-      for (int t = 0; t < N; ++t) K::accumulate(wb, a, t0 + t, b, acc[r][t]);
+      for (int t = 0; t < N; ++t) K::accumulate(wb, a, t0 + t, b, acc[r][t].v[chain], acc[r][t].s);
     }
+  };
+  int64_t b = 0;
+  for (; b + 2 <= a.blocks; b += 2) {
+    step(b, 0);
+    step(b + 1, 1);
+  }
+  if (b < a.blocks) step(b, 0);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < N; ++t) a.y[int64_t(t0 + t) * a.rows + r0 + r] = finish(acc[r][t]);
 }
@@ -335,10 +371,10 @@ template <class V>
 QGemmRows select(DType t) {
   switch (t) {
     case DType::Q8_0: return &qgemm_rows<Q8_0<V>>;
-    case DType::Q4_0: return &qgemm_rows<WithOffset<V, BlockQ4_0>>;
-    case DType::Q5_0: return &qgemm_rows<WithOffset<V, BlockQ5_0>>;
-    case DType::Q4_1: return &qgemm_rows<WithOffset<V, BlockQ4_1>>;
-    case DType::Q5_1: return &qgemm_rows<WithOffset<V, BlockQ5_1>>;
+    case DType::Q4_0: return &qgemm_rows<Offset<V, BlockQ4_0>>;
+    case DType::Q5_0: return &qgemm_rows<Offset<V, BlockQ5_0>>;
+    case DType::Q4_1: return &qgemm_rows<WithMin<V, BlockQ4_1>>;
+    case DType::Q5_1: return &qgemm_rows<WithMin<V, BlockQ5_1>>;
     case DType::Q4_K: return &qgemm_rows<K4<V, BlockQ4_K>>;
     case DType::Q5_K: return &qgemm_rows<K4<V, BlockQ5_K>>;
     case DType::Q6_K: return &qgemm_rows<Q6K<V>>;

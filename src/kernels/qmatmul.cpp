@@ -37,12 +37,16 @@ QGemmRows kernel_for(DType t) {
   return k ? k : qgemm_rows_scalar(t);
 }
 
-// The scale of a Q8_0 activation block widened to float, and d * sum(q).
+// What the kernels need of a Q8_0 activation block besides its quants (qgemm_kernel.h).
 ActScale act_scale(const BlockQ8_0& q) {
+  ActScale a{f16_to_f32(q.d), 0, {}};
   int sum = 0;
-  for (int8_t v : q.qs) sum += v;
-  const float d = f16_to_f32(q.d);
-  return {d, d * float(sum)};
+  for (int i = 0; i < 8; ++i) {
+    a.neg_sum4[i] = -(q.qs[4 * i] + q.qs[4 * i + 1] + q.qs[4 * i + 2] + q.qs[4 * i + 3]);
+    sum -= a.neg_sum4[i];
+  }
+  a.s = a.d * float(sum);
+  return a;
 }
 
 }  // namespace
