@@ -80,8 +80,8 @@ void register_run(CLI::App& app) {
   cmd->add_option("--repeat-last-n", o->generate.repeat_last_n, "tokens the penalty looks back over")
       ->capture_default_str();
   cmd->add_option("-s,--seed", o->seed, "random seed (-1: random)")->capture_default_str();
-  cmd->add_option("--cache-type-k", o->session.cache_type_k, "KV cache type for keys: f16, f32")->capture_default_str();
-  cmd->add_option("--cache-type-v", o->session.cache_type_v, "KV cache type for values: f16, f32")->capture_default_str();
+  cmd->add_option("--cache-type-k", o->session.cache_type_k, "KV cache type for keys: f16, f32, q8_0")->capture_default_str();
+  cmd->add_option("--cache-type-v", o->session.cache_type_v, "KV cache type for values: f16, f32, q8_0")->capture_default_str();
   cmd->add_option("--logits-out", o->logits_out, "write the float32 logits of every prompt position to a .npy file");
   cmd->add_option("--tokens-out", o->tokens_out, "write the generated token ids (space-separated) to a text file");
   cmd->callback([o] { run(*o); });

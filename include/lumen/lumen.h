@@ -55,7 +55,7 @@ class Model {
 struct SessionOptions {
   int32_t context_length = 0;  // 0: the model's own
   int32_t threads = 0;         // 0: every hardware thread
-  std::string cache_type_k = "f16";  // KV cache element types: "f16" or "f32"
+  std::string cache_type_k = "f16";  // KV cache element types: "f16", "f32" or "q8_0"
   std::string cache_type_v = "f16";
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // Causal scaled dot-product attention of one query head over the cached positions
 // 0..n_positions-1 (seed 000: softmax(q k^T / sqrt(d)) v), reading keys and values through a
-// block table (runtime/kv_cache.h) in their stored element type (F32 or F16).
+// block table (runtime/kv_cache.h) in their stored element type (F32, F16 or Q8_0).
 #include <cstdint>
 
 #include "tensor/dtype.h"

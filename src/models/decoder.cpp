@@ -262,7 +262,8 @@ SequenceRunner::SequenceRunner(const LoadedModel& model, int32_t context_length,
     : context_(context_length > 0 ? std::min(context_length, model.config.context_length)
                                   : model.config.context_length),
       decoder_(model, context_, kMaxBatch, pool),
-      kv_(model.config.n_layers, blocks_for(context_, kBlockSize), kBlockSize, model.config.kv_dim(), cache_types),
+      kv_(model.config.n_layers, blocks_for(context_, kBlockSize), kBlockSize, model.config.n_kv_heads,
+          model.config.head_dim(), cache_types),
       blocks_(kv_.n_blocks()) {
   std::iota(blocks_.begin(), blocks_.end(), 0);
 }

@@ -98,7 +98,8 @@ Engine::Impl::Impl(const LoadedModel& m, EngineOptions o)
       context(options.context_length),
       pool(options.threads),
       decoder(m, context, options.prefill_chunk + options.max_sequences, pool),
-      kv(m.config.n_layers, options.kv_blocks, options.block_size, m.config.kv_dim(), options.cache_types),
+      kv(m.config.n_layers, options.kv_blocks, options.block_size, m.config.n_kv_heads, m.config.head_dim(),
+         options.cache_types),
       blocks(options.kv_blocks, options.block_size) {
   counters.kv_blocks_total = options.kv_blocks;
   loop_thread = std::thread([this] { loop(); });

@@ -5,7 +5,7 @@
 // and a block can be shared by every sequence whose prompt starts with the same tokens.
 //
 // Layout: [layer][block][slot] rows of kv_dim values for keys, the same for values, each in
-// its own element type (F32 or F16; llama.cpp's --cache-type-k/-v). Allocated once; the token
+// its own element type (F32, F16 or Q8_0 blocks; llama.cpp's --cache-type-k/-v). Allocated once; the token
 // loop never allocates.
 #include <cstddef>
 #include <cstdint>
@@ -21,12 +21,14 @@ struct KvCacheTypes {
   DType values = DType::F16;
 };
 
-// Parses llama.cpp's cache type names ("f32", "f16"); fails naming the valid ones.
+// Parses llama.cpp's cache type names ("f32", "f16", "q8_0"); fails naming the valid ones.
 DType parse_cache_type(const std::string& name);
 
 class KvStore {
  public:
-  KvStore(int32_t n_layers, int32_t n_blocks, int32_t block_size, int32_t kv_dim, KvCacheTypes types = {});
+  // Q8_0 blocks (32 values) must not straddle heads: it needs head_dim to be a multiple of 32.
+  KvStore(int32_t n_layers, int32_t n_blocks, int32_t block_size, int32_t n_kv_heads, int32_t head_dim,
+          KvCacheTypes types = {});
 
   // Stores one position's keys or values (kv_dim floats), converting to the storage type.
   void store_key(int32_t layer, int32_t block, int32_t slot, const float* row);

@@ -16,7 +16,34 @@ namespace {
 TEST(KvCache, CacheTypeNamesAreLlamaCpps) {
   EXPECT_EQ(parse_cache_type("f16"), DType::F16);
   EXPECT_EQ(parse_cache_type("f32"), DType::F32);
+  EXPECT_EQ(parse_cache_type("q8_0"), DType::Q8_0);
   EXPECT_THROW(parse_cache_type("q3_k"), Error);
+}
+
+TEST(KvCache, Q8CacheNeedsHeadsOfWholeBlocks) {
+  // stories260K has 8-wide heads: a 32-value block would straddle four of them.
+  auto model = load_model(test::source_path("models/stories260K.bin"), test::source_path("models/tok512.bin"));
+  ThreadPool pool(1);
+  EXPECT_THROW(SequenceRunner(*model, 16, pool, {DType::Q8_0, DType::F16}), Error);
+}
+
+TEST(KvCache, Q8CacheStaysCloseToF32) {
+  // rand-gqa has 32-wide heads.
+  auto model = load_model(test::generated_model_path("rand-gqa.bin"), test::source_path("models/tokenizer.bin"));
+  ThreadPool pool(2);
+  SequenceRunner f32(*model, 64, pool, {DType::F32, DType::F32}), q8(*model, 64, pool, {DType::Q8_0, DType::Q8_0});
+  const std::vector<int32_t> tokens{1, 9038, 2501, 263, 931, 6989, 15344, 6583, 2901, 10155};
+  const int32_t vocab = model->config.vocab_size;
+  std::vector<float> a(tokens.size() * vocab), b(tokens.size() * vocab);
+  f32.forward(tokens, 0, a.data(), true);
+  q8.forward(tokens, 0, b.data(), true);
+  float max_err = 0, max_ref = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_err = std::max(max_err, std::abs(a[i] - b[i]));
+    max_ref = std::max(max_ref, std::abs(a[i]));
+  }
+  EXPECT_GT(max_err, 0.0f);
+  EXPECT_LT(max_err / max_ref, 3e-2f);  // 8-bit values with a per-32 scale
 }
 
 TEST(KvCache, F16CacheStaysCloseToF32) {

@@ -1,0 +1,23 @@
+#pragma once
+// The two row operations attention performs on cached keys and values, for each storage type
+// of the KV cache (F32, F16, Q8_0): a dot product with the query and an accumulation a·v into
+// the output. A scalar reference twin and an AVX2/F16C path, chosen with the kernel ISA.
+#include <cstdint>
+
+#include "kernels/cpu_features.h"
+#include "tensor/dtype.h"
+
+namespace lumen {
+
+struct KvRowOps {
+  float (*dot)(const float* q, const uint8_t* k, DType type, int32_t n);
+  void (*axpy)(float a, const uint8_t* v, DType type, int32_t n, float* out);  // out += a * v
+};
+
+const KvRowOps& kv_row_ops_scalar();
+const KvRowOps& kv_row_ops_avx2();
+
+// The path for the kernel ISA in use (AVX-512 machines use the AVX2 path: these rows are short).
+const KvRowOps& kv_row_ops(Isa isa = kernel_isa());
+
+}  // namespace lumen
