@@ -5,13 +5,15 @@
 //      streams per thread, and peak int8 dot-product and f32 FMA throughput;
 //  (b) per weight type: decode tokens/s through the forward pass against bandwidth / bytes read
 //      per token, and prefill tokens/s of one prompt with the percentage of peak it reaches
-//      (2 x matrix parameters ops per token; int8 peak for quantized types, f32 for F16).
+//      (2 x matrix parameters ops per token; int8 peak for quantized types, f32 for F16);
+//      cpu% is the share of the threads' wall time the process ran (below 100 on a shared machine).
 // Weights are random blocks with small scales (generating them costs seconds; quantizing 1.1B
 // floats with ggml's K-quant search would cost minutes, and the kernels' speed does not depend
 // on the values).
 //
 // Usage: bench_quant [--type q4_0|q8_0|q4_k_m|f16]... [--threads N] [--decode N] [--prefill N]
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -164,31 +166,46 @@ std::unique_ptr<LoadedModel> random_tinyllama(const std::string& type) {
   return m;
 }
 
+// A timing, and the share of the pool's threads' time this process actually ran: on a shared
+// machine the share tells how much of a shortfall is other people's load.
+struct Timing {
+  double tokens_per_s;
+  double cpu_share;
+};
+
+template <typename Fn>
+Timing timed(int tokens, int threads, Fn fn) {
+  const std::clock_t c0 = std::clock();
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  const double wall = seconds_since(t0);
+  return {tokens / wall, double(std::clock() - c0) / CLOCKS_PER_SEC / (wall * threads)};
+}
+
 // Best-of-3 tokens/s of `tokens` decode steps from position 0 through the forward pass.
-double decode_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
+Timing decode_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
   SequenceRunner dec(m, tokens, pool);
   std::vector<float> logits(m.config.vocab_size);
-  double best = 0;
+  Timing best{0, 0};
   for (int rep = 0; rep < 3; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int32_t pos = 0; pos < tokens; ++pos) {
-      const int32_t token = (pos * 7919 + rep) % m.config.vocab_size;
-      dec.forward({&token, 1}, pos, logits.data());
-    }
-    best = std::max(best, tokens / seconds_since(t0));
+    const Timing t = timed(tokens, pool.size(), [&] {
+      for (int32_t pos = 0; pos < tokens; ++pos) {
+        const int32_t token = (pos * 7919 + rep) % m.config.vocab_size;
+        dec.forward({&token, 1}, pos, logits.data());
+      }
+    });
+    if (t.tokens_per_s > best.tokens_per_s) best = t;
   }
   return best;
 }
 
 // Tokens/s of one `tokens`-token prompt through the forward pass (one run: each costs seconds).
-double prefill_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
+Timing prefill_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
   SequenceRunner dec(m, tokens, pool);
   std::vector<float> logits(m.config.vocab_size);
   std::vector<int32_t> prompt(tokens);
   for (int i = 0; i < tokens; ++i) prompt[i] = (i * 7919) % m.config.vocab_size;
-  const auto t0 = std::chrono::steady_clock::now();
-  dec.forward(prompt, 0, logits.data());
-  return tokens / seconds_since(t0);
+  return timed(tokens, pool.size(), [&] { dec.forward(prompt, 0, logits.data()); });
 }
 
 }  // namespace
@@ -208,19 +225,21 @@ int main(int argc, char** argv) {
   std::printf("\n(b) TinyLlama-1.1B shape, random weights; decode %d tokens from position 0 (best of 3), "
               "prefill one %d-token prompt\n",
               opt.decode_tokens, opt.prefill_tokens);
-  std::printf("type     GB/token  roofline_tok/s  decode_tok/s  %%roof  prefill_tok/s  GOPS  %%peak\n");
+  std::printf("type     GB/token  roofline_tok/s  decode_tok/s  %%roof  cpu%%  prefill_tok/s  GOPS  %%peak  cpu%%\n");
   for (const std::string& type : opt.types) {
     const auto model = random_tinyllama(type);
     const ModelCosts costs = model_costs(*model);
     const double roof = bandwidth * 1e9 / double(costs.weight_bytes_per_token);
-    const double dec = decode_tokens_per_s(*model, pool, opt.decode_tokens);
-    const double pre = prefill_tokens_per_s(*model, pool, opt.prefill_tokens);
+    const Timing dec = decode_tokens_per_s(*model, pool, opt.decode_tokens);
+    const Timing pre = prefill_tokens_per_s(*model, pool, opt.prefill_tokens);
     // Only the last prompt token goes through the classifier.
     const double classifier = 2.0 * double(model->weights.output.elements());
-    const double ops = pre * (double(costs.matmul_flops_per_token) - classifier + classifier / opt.prefill_tokens);
+    const double ops =
+        pre.tokens_per_s * (double(costs.matmul_flops_per_token) - classifier + classifier / opt.prefill_tokens);
     const double peak = type == "f16" ? f32_peak : int8_peak;
-    std::printf("%-7s  %8.3f  %14.1f  %12.1f  %5.1f  %13.1f  %4.0f  %5.1f\n", type.c_str(),
-                costs.weight_bytes_per_token / 1e9, roof, dec, 100 * dec / roof, pre, ops / 1e9, 100 * ops / peak);
+    std::printf("%-7s  %8.3f  %14.1f  %12.1f  %5.1f  %4.0f  %13.1f  %4.0f  %5.1f  %4.0f\n", type.c_str(),
+                costs.weight_bytes_per_token / 1e9, roof, dec.tokens_per_s, 100 * dec.tokens_per_s / roof,
+                100 * dec.cpu_share, pre.tokens_per_s, ops / 1e9, 100 * ops / peak, 100 * pre.cpu_share);
     std::fflush(stdout);
   }
   return 0;
