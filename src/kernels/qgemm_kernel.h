@@ -17,13 +17,14 @@ namespace lumen {
 
 // What the 32-value types need of a Q8_0 activation block besides its quants, computed once
 // per token: the scale widened to float; d * sum(q) for the minimum m of Q4_1/Q5_1
-// (sum_j (u_j dw + m) x_j = dw sum_j u_j x_j + m sum_j x_j); and minus the sum of each group of
-// four quants, which the SIMD kernels scale by Q4_0's 8 (Q5_0's 16) into the starting value of
-// the 8 lanes of their unsigned dot product, so that it comes out as sum_j (u_j - 8) q_j exactly.
+// (sum_j (u_j dw + m) x_j = dw sum_j u_j x_j + m sum_j x_j); and, for Q4_0/Q5_0 weights stored
+// as unsigned u with value (u - o) d (o = 8, 16), -o times the sum of each group of four quants:
+// the SIMD kernels start the 8 lanes of their unsigned dot product from it, so that it comes
+// out as the exact sum_j (u_j - o) q_j.
 struct ActScale {
   float d;
   float s;
-  int32_t neg_sum4[8];
+  int32_t offset4[8];
 };
 
 struct QGemmArgs {

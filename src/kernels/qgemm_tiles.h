@@ -24,7 +24,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/qgemm_kernel.h"
 
@@ -67,9 +66,11 @@ inline void add_scaled(__m256& v, __m256i isum, float d) {
 // ---- 32-value blocks against Q8_0 activations ----
 
 // The 32 nibbles of a block in value order: low nibbles are values 0-15, high ones 16-31.
+// (The 16 bytes are loaded into both halves and only the upper half shifted: one instruction
+// fewer than shifting a copy and inserting it.)
 inline __m256i nibbles(const uint8_t* qs) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), bytes(0x0F));
+  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4)), bytes(0x0F));
 }
 
 // 0x10 in byte j where bit j of the little-endian 32-bit qh is set (Q5_0/Q5_1's fifth bit):
@@ -93,8 +94,6 @@ inline __m256i unsigned_quants(const BlockQ4_0& b) { return nibbles(b.qs); }
 inline __m256i unsigned_quants(const BlockQ4_1& b) { return nibbles(b.qs); }
 inline __m256i unsigned_quants(const BlockQ5_0& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
 inline __m256i unsigned_quants(const BlockQ5_1& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
-template <class B>
-constexpr int kOffsetShift = std::is_same_v<B, BlockQ4_0> ? 3 : 4;  // Q4_0: 8 = 1 << 3, Q5_0: 16 = 1 << 4
 
 // d broadcast to 8 lanes, widened straight from its f16 bits.
 inline __m256 scale8(uint16_t d) { return _mm256_cvtph_ps(_mm_set1_epi16(short(d))); }
@@ -129,8 +128,8 @@ struct Q8_0 {
   }
 };
 
-// Q4_0, Q5_0: (u - 8) . x = u . x - 8 sum x: the dot product starts from ActScale::neg_sum4
-// scaled by 8 (16), so it yields the exact integer sum_j (u_j - 8) x_j with no sign work.
+// Q4_0, Q5_0: (u - 8) . x = u . x - 8 sum x: the dot product starts from ActScale::offset4, so
+// it yields the exact integer sum_j (u_j - 8) x_j (16 for Q5_0) with no sign work.
 template <class V, class B>
 struct Offset {
   using Block = B;
@@ -141,8 +140,7 @@ struct Offset {
   static Weights unpack(const Block& b) { return {unsigned_quants(b), scale8(b.d)}; }
   static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
     const ActScale& xs = a.xs[t * a.blocks + b];
-    const __m256i start = _mm256_slli_epi32(load32(xs.neg_sum4), kOffsetShift<Block>);
-    add_scaled(v, V::dot(start, w.u, load32(act_q8_0(a, t, b).qs)), xs.d, w.d);
+    add_scaled(v, V::dot(load32(xs.offset4), w.u, load32(act_q8_0(a, t, b).qs)), xs.d, w.d);
   }
 };
 

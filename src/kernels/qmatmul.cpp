@@ -37,13 +37,17 @@ QGemmRows kernel_for(DType t) {
   return k ? k : qgemm_rows_scalar(t);
 }
 
+// The o of weights stored as unsigned quants u with value (u - o) d; 0 for the other types.
+int quant_offset(DType t) { return t == DType::Q4_0 ? 8 : t == DType::Q5_0 ? 16 : 0; }
+
 // What the kernels need of a Q8_0 activation block besides its quants (qgemm_kernel.h).
-ActScale act_scale(const BlockQ8_0& q) {
+ActScale act_scale(const BlockQ8_0& q, int offset) {
   ActScale a{f16_to_f32(q.d), 0, {}};
   int sum = 0;
   for (int i = 0; i < 8; ++i) {
-    a.neg_sum4[i] = -(q.qs[4 * i] + q.qs[4 * i + 1] + q.qs[4 * i + 2] + q.qs[4 * i + 3]);
-    sum -= a.neg_sum4[i];
+    const int sum4 = q.qs[4 * i] + q.qs[4 * i + 1] + q.qs[4 * i + 2] + q.qs[4 * i + 3];
+    a.offset4[i] = -offset * sum4;
+    sum += sum4;
   }
   a.s = a.d * float(sum);
   return a;
@@ -81,6 +85,7 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
   // Activations round as ggml's quantize_row_q8_0/q8_K round them: the project's quantizer, or
   // for Q8_0 on a SIMD path its bit-identical AVX2 form.
   const QuantizeQ8_0 fast_q8_0 = kernel_isa() == Isa::Scalar ? nullptr : quantize_q8_0_avx2();
+  const int offset = quant_offset(w.type);
   auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
     for (int64_t t = t_begin; t < t_end; ++t) {
       uint8_t* xq = s.xq.data() + t * xq_stride;
@@ -89,7 +94,7 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
       else
         quantize_row(act, x + t * cols, xq, cols);
       if (act == DType::Q8_0)
-        for (int64_t b = 0; b < blocks; ++b) s.xs[t * blocks + b] = act_scale(reinterpret_cast<const BlockQ8_0*>(xq)[b]);
+        for (int64_t b = 0; b < blocks; ++b) s.xs[t * blocks + b] = act_scale(reinterpret_cast<const BlockQ8_0*>(xq)[b], offset);
     }
   };
   // One token is quantized by the caller alone: a parallel section would cost more than it saves.
