@@ -93,8 +93,9 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
         fast_q8_0(x + t * cols, reinterpret_cast<BlockQ8_0*>(xq), cols);
       else
         quantize_row(act, x + t * cols, xq, cols);
-      if (act == DType::Q8_0)
-        for (int64_t b = 0; b < blocks; ++b) s.xs[t * blocks + b] = act_scale(reinterpret_cast<const BlockQ8_0*>(xq)[b], offset);
+      if (act != DType::Q8_0) continue;
+      const auto* q = reinterpret_cast<const BlockQ8_0*>(xq);
+      for (int64_t b = 0; b < blocks; ++b) s.xs[t * blocks + b] = act_scale(q[b], offset);
     }
   };
   // One token is quantized by the caller alone: a parallel section would cost more than it saves.
