@@ -52,10 +52,13 @@ inline float hsum(__m256 v) {
 // blocks in one and odd blocks in the other, and a scalar for the minimum terms of Q4_1/Q5_1.
 // Two chains so that a block need not wait for the previous block's FMA (4 cycles on Zen 4):
 // 4-10 % faster decode for Q8_0 and the K-quants in L2, ~4 % for Q4_0.
+// (No default member initializers: the implicit constructor would not be compiled for the
+// file's target, which breaks a build without -march flags.)
 struct Acc {
-  __m256 v[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  float s = 0;
+  __m256 v[2];
+  float s;
 };
+inline Acc zero_acc() { return {{_mm256_setzero_ps(), _mm256_setzero_ps()}, 0}; }
 inline float finish(const Acc& a) { return hsum(_mm256_add_ps(a.v[0], a.v[1])) + a.s; }
 
 // v += d * float(isum), lane by lane.
@@ -122,7 +125,7 @@ struct Q8_0 {
     const __m256i q = signed_quants(b);
     return {_mm256_sign_epi8(q, q), q, scale8(b.d)};
   }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float&) {
     const __m256i x = _mm256_sign_epi8(load32(act_q8_0(a, t, b).qs), w.sign);
     add_scaled(v, V::dot(_mm256_setzero_si256(), w.abs, x), a.xs[t * a.blocks + b].d, w.d);
   }
@@ -138,7 +141,7 @@ struct Offset {
     __m256 d;
   };
   static Weights unpack(const Block& b) { return {unsigned_quants(b), scale8(b.d)}; }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float&) {
     const ActScale& xs = a.xs[t * a.blocks + b];
     add_scaled(v, V::dot(load32(xs.offset4), w.u, load32(act_q8_0(a, t, b).qs)), xs.d, w.d);
   }
@@ -234,7 +237,7 @@ struct K4 {
     w.dmin = f16(b.dmin);
     return w;
   }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float&) {
     const BlockQ8_K& x = act_q8_k(a, t, b);
     add_scaled(v, scaled_dots<8>(w.q, w.scale16, x.qs), w.d * x.d);
     add_scaled(v, _mm256_madd_epi16(load32(x.bsums), w.mins16), -w.dmin * x.d);
@@ -264,14 +267,15 @@ struct Q6K {
       }
     }
     w.scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
-    for (int half = 0; half < 2; ++half) {  // scales 8 half .. 8 half + 7 in both 128-bit lanes
-      const __m256i s = _mm256_permute2x128_si256(w.scales, w.scales, half ? 0x11 : 0x00);
-      for (int c = 0; c < 4; ++c) w.scale16[4 * half + c] = _mm256_shuffle_epi8(s, spread16(2 * c, 2 * c + 1));
-    }
+    // Scales 8 half .. 8 half + 7 in both 128-bit lanes.
+    const __m256i halves[2] = {_mm256_permute2x128_si256(w.scales, w.scales, 0x00),
+                               _mm256_permute2x128_si256(w.scales, w.scales, 0x11)};
+    for (int half = 0; half < 2; ++half)
+      for (int c = 0; c < 4; ++c) w.scale16[4 * half + c] = _mm256_shuffle_epi8(halves[half], spread16(2 * c, 2 * c + 1));
     w.d = f16(b.d);
     return w;
   }
-  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float& s) {
+  static void accumulate(const Weights& w, const QGemmArgs& a, int t, int64_t b, __m256& v, float&) {
     const BlockQ8_K& x = act_q8_k(a, t, b);
     const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load32(x.bsums), w.scales), 5);
     add_scaled(v, _mm256_sub_epi32(scaled_dots<8>(w.q, w.scale16, x.qs), offset), w.d * x.d);
@@ -319,6 +323,8 @@ inline void quantize_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
 template <class K, int R, int N>
 inline void tile(const QGemmArgs& a, int64_t r0, int t0) {
   Acc acc[R][N];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < N; ++t) acc[r][t] = zero_acc();
   const typename K::Block* w[R];
   for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const typename K::Block*>(a.w + (r0 + r) * a.row_stride);
   // Block b goes into chain b % 2 of its outputs.
