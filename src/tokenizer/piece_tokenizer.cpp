@@ -3,12 +3,20 @@
 #include "util/error.h"
 
 namespace lumen {
+namespace {
+
+// Checked before anything indexes the per-token arrays (the special-token table does at once).
+Vocab consistent(Vocab vocab) {
+  const size_t n = vocab.pieces.size();
+  if (n == 0) fail("tokenizer vocabulary is empty");
+  if (vocab.types.size() != n) fail("tokenizer vocabulary has ", n, " pieces but ", vocab.types.size(), " types");
+  return vocab;
+}
+
+}  // namespace
 
 PieceTokenizer::PieceTokenizer(Vocab vocab, const char* bos_what, const char* eos_what)
-    : vocab_(std::move(vocab)), special_(vocab_), bos_what_(bos_what), eos_what_(eos_what) {
-  const size_t n = vocab_.pieces.size();
-  if (n == 0) fail("tokenizer vocabulary is empty");
-  if (vocab_.types.size() != n) fail("tokenizer vocabulary has ", n, " pieces but ", vocab_.types.size(), " types");
+    : vocab_(consistent(std::move(vocab))), special_(vocab_), bos_what_(bos_what), eos_what_(eos_what) {
   for (int32_t id = 0; id < vocab_.size(); ++id) ids_.try_emplace(vocab_.pieces[id], id);
 }
 

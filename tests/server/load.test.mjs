@@ -111,10 +111,19 @@ describe('load', () => {
       ['/v1/completions', '[]'],
       ['/tokenize', '{"content": null}'],
     ];
+    const oversize = 3;  // index in `bad` of the body over the limit
     const wellFormed = run(client, request, true);
-    const flood = Array.from({ length: 200 }, (_, i) => post(server.url, ...bad[i % bad.length]));
+    // The server answers an oversize body with 413 without reading it, so a client still
+    // sending can see the connection reset instead of the answer (the 413 itself is checked in
+    // openai_client.test.mjs); every other malformed request must get its JSON 4xx.
+    const flood = Array.from({ length: 200 }, (_, i) =>
+      post(server.url, ...bad[i % bad.length]).catch((error) => {
+        if (i % bad.length === oversize) return { reset: true };
+        throw error;
+      }));
     const answers = await Promise.all(flood);
     for (const a of answers) {
+      if (a.reset) continue;
       assert.ok(a.status >= 400 && a.status < 500, `status ${a.status}`);
       assert.ok(a.json?.error?.message, a.text);
     }
