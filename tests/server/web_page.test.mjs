@@ -32,11 +32,12 @@ test('typing a prompt streams an answer into the page', { timeout: 60000 }, asyn
   page.setDefaultTimeout(20000);
   // The bundled model writes a whole answer in a few milliseconds, faster than a browser reads;
   // a slow connection (as many users have) spreads the answer's events over time so the test
-  // can see the page show each part as it arrives.
+  // can see the page show each part as it arrives (slow enough that a loaded machine still
+  // renders several of them apart).
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   await cdp.send('Network.emulateNetworkConditions',
-    { offline: false, latency: 0, downloadThroughput: 16000, uploadThroughput: -1 });
+    { offline: false, latency: 0, downloadThroughput: 4000, uploadThroughput: -1 });
   await page.goto(server.url + '/');
   assert.equal(await page.title(), 'lumen');
 
