@@ -27,9 +27,9 @@ after(async () => {
   assert.equal(await server.stop(), 0);
 });
 
-test('typing a prompt streams an answer into the page', { timeout: 60000 }, async () => {
+test('typing a prompt streams an answer into the page', { timeout: 90000 }, async () => {
   const page = await context.newPage();
-  page.setDefaultTimeout(20000);
+  page.setDefaultTimeout(40000);
   // The bundled model writes a whole answer in a few milliseconds, faster than a browser reads;
   // a slow connection (as many users have) spreads the answer's events over time so the test
   // can see the page show each part as it arrives (slow enough that a loaded machine still
@@ -50,7 +50,7 @@ test('typing a prompt streams an answer into the page', { timeout: 60000 }, asyn
     }).observe(document.getElementById('log'), { childList: true, subtree: true, characterData: true });
   });
   await page.click('summary');  // open the settings, as a user would
-  await page.fill('#max', '60');
+  await page.fill('#max', '200');  // long enough to span many deliveries of the slow connection
   await page.fill('#temp', '0');  // the same answer every run
   await page.fill('#prompt', 'Once upon a time');
   await page.press('#prompt', 'Enter');
