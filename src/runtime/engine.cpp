@@ -56,6 +56,9 @@ struct Engine::Impl {
   EngineMetrics counters;
   std::deque<std::pair<Clock::time_point, int32_t>> recent_steps;  // tokens generated per step
   std::thread loop_thread;
+  // One step's batch, reused from step to step so the loop does not allocate once warmed up.
+  std::vector<SequenceStep> batch;
+  std::vector<Request*> members;
 
   Impl(const LoadedModel& m, EngineOptions o);
   void loop();
@@ -260,8 +263,8 @@ int32_t Engine::Impl::sample(Request& r) {
 // samples and emits its next one.
 bool Engine::Impl::step() {
   int32_t budget = decoder.max_batch_tokens();
-  std::vector<SequenceStep> batch;
-  std::vector<Request*> members;
+  batch.clear();
+  members.clear();
   // Decoding requests first (one token each), then prompt chunks, so nobody's decode stalls
   // behind a long prompt. `running` stays in admission order: preemption takes the newest.
   for (const bool decoding : {true, false}) {
