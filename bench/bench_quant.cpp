@@ -25,6 +25,7 @@
 #include "formats/quantize_model.h"
 #include "kernels/cpu_features.h"
 #include "models/decoder.h"
+#include "models/pack_weights.h"
 #include "models/model_costs.h"
 #include "runtime/roofline.h"
 
@@ -163,6 +164,7 @@ std::unique_ptr<LoadedModel> random_tinyllama(const std::string& type) {
     L.w_down = add(p + "ffn_down.weight", {c.hidden_dim, c.dim});
   }
   check_weights(c, w);
+  pack_weights(*m);  // as Model::load does
   return m;
 }
 

@@ -6,6 +6,7 @@
 
 #include "formats/loaded_model.h"
 #include "models/decoder.h"
+#include "models/pack_weights.h"
 #include "runtime/generator.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -13,7 +14,9 @@
 namespace lumen {
 
 Model::Model(std::unique_ptr<LoadedModel> loaded)
-    : loaded_(std::move(loaded)), tokenizer_(make_tokenizer(loaded_->vocab)) {}
+    : loaded_(std::move(loaded)), tokenizer_(make_tokenizer(loaded_->vocab)) {
+  pack_weights(*loaded_);
+}
 Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const std::string& tokenizer_path) {

@@ -1,10 +1,11 @@
 // AVX2 + FMA + F16C kernels: 8 floats per register, 4 rows x 2 tokens register tile (8
 // accumulators, 2 activations and a weight register fit the 16 ymm registers without spills).
-// The quantized kernels (qgemm_tiles.h) take their byte dot products from vpmaddubsw +
-// vpmaddwd.
+// The quantized kernels (qgemm_tiles.h, and packed_tiles.h on pairs of registers) take their
+// byte dot products from vpmaddubsw + vpmaddwd.
 // Compiled for AVX2 by the pragma below whatever the build flags, and called only when the CPU
 // reports AVX2, FMA and F16C (kernels/cpu_features.h).
 #include "kernels/gemm_kernel.h"
+#include "kernels/packed_kernel.h"
 #include "kernels/qgemm_kernel.h"
 
 #if defined(__x86_64__)
@@ -31,6 +32,7 @@
 #endif
 
 #include "kernels/gemm_tiles.h"
+#include "kernels/packed_tiles.h"
 #include "kernels/qgemm_tiles.h"
 
 namespace lumen {
@@ -72,6 +74,60 @@ struct Avx2Dot {
   }
 };
 
+// The packed kernels' 16 lanes as two halves of 8: rows 0-7 in lo, 8-15 in hi.
+struct Avx2Pair {
+  struct I {
+    __m256i lo, hi;
+  };
+  struct F {
+    __m256 lo, hi;
+  };
+  static constexpr bool kUnsignedQ8 = false;  // 255 * 127 * 2 would saturate vpmaddubsw
+  static constexpr int kTokens = 2;
+
+  static I load(const uint8_t* p) {
+    return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32))};
+  }
+  static I low(I v) {
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    return {_mm256_and_si256(v.lo, m), _mm256_and_si256(v.hi, m)};
+  }
+  static I high(I v) {
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    return {_mm256_and_si256(_mm256_srli_epi16(v.lo, 4), m), _mm256_and_si256(_mm256_srli_epi16(v.hi, 4), m)};
+  }
+  static I splat(int32_t v) { return {_mm256_set1_epi32(v), _mm256_set1_epi32(v)}; }
+  static I dot(I acc, I u8, int32_t x4) {
+    const __m256i x = _mm256_set1_epi32(x4);
+    return {Avx2Dot::dot(acc.lo, u8.lo, x), Avx2Dot::dot(acc.hi, u8.hi, x)};
+  }
+  // Signed weights w = flipped ^ 0x80: |w| * (x * sign(w)) keeps each pair within 16 bits.
+  static I dot_flipped(I acc, I flipped, int32_t x4) {
+    const __m256i x = _mm256_set1_epi32(x4), flip = _mm256_set1_epi8(char(0x80));
+    const __m256i lo = _mm256_xor_si256(flipped.lo, flip), hi = _mm256_xor_si256(flipped.hi, flip);
+    return {Avx2Dot::dot(acc.lo, _mm256_sign_epi8(lo, lo), _mm256_sign_epi8(x, lo)),
+            Avx2Dot::dot(acc.hi, _mm256_sign_epi8(hi, hi), _mm256_sign_epi8(x, hi))};
+  }
+  static F scales(const uint8_t* p) {
+    return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)))};
+  }
+  static F zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+  static F mul(F a, float s) {
+    const __m256 v = _mm256_set1_ps(s);
+    return {_mm256_mul_ps(a.lo, v), _mm256_mul_ps(a.hi, v)};
+  }
+  static F fma_int(I isum, F scale, F acc) {
+    return {_mm256_fmadd_ps(_mm256_cvtepi32_ps(isum.lo), scale.lo, acc.lo),
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum.hi), scale.hi, acc.hi)};
+  }
+  static void store(float* y, F v) {
+    _mm256_storeu_ps(y, v.lo);
+    _mm256_storeu_ps(y + 8, v.hi);
+  }
+};
+
 }  // namespace
 }  // namespace lumen
 
@@ -85,6 +141,7 @@ namespace lumen {
 GemmRows gemm_rows_avx2(DType t) { return gemm::select<Avx2>(t); }
 QGemmRows qgemm_rows_avx2(DType t) { return qgemm::select<Avx2Dot>(t); }
 QuantizeQ8_0 quantize_q8_0_avx2() { return &qgemm::quantize_q8_0; }
+PackedGroups packed_groups_avx2(DType t) { return packed::select<Avx2Pair>(t); }
 }  // namespace lumen
 
 #else  // not x86-64: no AVX2 path
@@ -93,6 +150,7 @@ namespace lumen {
 GemmRows gemm_rows_avx2(DType) { return nullptr; }
 QGemmRows qgemm_rows_avx2(DType) { return nullptr; }
 QuantizeQ8_0 quantize_q8_0_avx2() { return nullptr; }
+PackedGroups packed_groups_avx2(DType) { return nullptr; }
 }  // namespace lumen
 
 #endif

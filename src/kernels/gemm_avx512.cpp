@@ -2,9 +2,11 @@
 // the 32 zmm registers). Compiled for AVX-512 by the pragma below whatever the build flags, and
 // called only when the CPU reports AVX-512 F/BW/VL (kernels/cpu_features.h). The quantized
 // kernels (qgemm_tiles.h) take their byte dot products from VNNI's vpdpbusd on ymm registers
-// (AVX512VL), and are handed out only when the CPU also reports VNNI.
+// (AVX512VL), the packed ones (packed_tiles.h) from vpdpbusd on zmm registers; both are handed
+// out only when the CPU also reports VNNI.
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_kernel.h"
+#include "kernels/packed_kernel.h"
 #include "kernels/qgemm_kernel.h"
 
 #if defined(__x86_64__)
@@ -31,6 +33,7 @@
 #endif
 
 #include "kernels/gemm_tiles.h"
+#include "kernels/packed_tiles.h"
 #include "kernels/qgemm_tiles.h"
 
 namespace lumen {
@@ -67,6 +70,25 @@ struct Vnni {
   static __m256i dot(__m256i acc, __m256i u8, __m256i s8) { return _mm256_dpbusd_epi32(acc, u8, s8); }
 };
 
+// The packed kernels' 16 lanes: one zmm register, one vpdpbusd per 4 values of 16 rows.
+struct Zmm {
+  using I = __m512i;
+  using F = __m512;
+  static constexpr bool kUnsignedQ8 = true;  // vpdpbusd sums into 32 bits: no saturation
+  static constexpr int kTokens = 8;
+
+  static I load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  static I low(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0F)); }
+  static I high(I v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F)); }
+  static I splat(int32_t v) { return _mm512_set1_epi32(v); }
+  static I dot(I acc, I u8, int32_t x4) { return _mm512_dpbusd_epi32(acc, u8, _mm512_set1_epi32(x4)); }
+  static F scales(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static F zero() { return _mm512_setzero_ps(); }
+  static F mul(F a, float s) { return _mm512_mul_ps(a, _mm512_set1_ps(s)); }
+  static F fma_int(I isum, F scale, F acc) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc); }
+  static void store(float* y, F v) { _mm512_storeu_ps(y, v); }
+};
+
 }  // namespace
 }  // namespace lumen
 
@@ -79,6 +101,7 @@ struct Vnni {
 namespace lumen {
 GemmRows gemm_rows_avx512(DType t) { return gemm::select<Avx512>(t); }
 QGemmRows qgemm_rows_avx512(DType t) { return cpu_has_avx512_vnni() ? qgemm::select<Vnni>(t) : nullptr; }
+PackedGroups packed_groups_avx512(DType t) { return cpu_has_avx512_vnni() ? packed::select<Zmm>(t) : nullptr; }
 }  // namespace lumen
 
 #else  // not x86-64: no AVX-512 path
@@ -86,6 +109,7 @@ QGemmRows qgemm_rows_avx512(DType t) { return cpu_has_avx512_vnni() ? qgemm::sel
 namespace lumen {
 GemmRows gemm_rows_avx512(DType) { return nullptr; }
 QGemmRows qgemm_rows_avx512(DType) { return nullptr; }
+PackedGroups packed_groups_avx512(DType) { return nullptr; }
 }  // namespace lumen
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_kernel.h"
+#include "kernels/packed_layout.h"
 #include "kernels/qmatmul.h"
 #include "tensor/quants/quantize.h"
 #include "util/error.h"
@@ -95,7 +96,8 @@ void matmul_reference(const Tensor& w, const float* x, float* y, int n_tokens) {
   // Block-quantized weights: the header's formula on the dequantized row, f32 activations.
   std::vector<float> row(a.cols);
   for (int64_t r = 0; r < a.rows; ++r) {
-    dequantize_row(w.type, w.row(r), row.data(), a.cols);
+    if (w.layout == Layout::Interleaved16) dequantize_packed_row(w, r, row.data());
+    else dequantize_row(w.type, w.row(r), row.data(), a.cols);
     for (int t = 0; t < n_tokens; ++t) {
       float sum = 0.0f;
       for (int64_t c = 0; c < a.cols; ++c) sum += row[c] * x[int64_t(t) * a.cols + c];

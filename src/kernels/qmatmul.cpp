@@ -5,6 +5,8 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_kernel.h"
+#include "kernels/packed_kernel.h"
+#include "kernels/packed_layout.h"
 #include "kernels/qgemm_kernel.h"
 #include "tensor/quants/quantize.h"
 
@@ -17,7 +19,8 @@ using quants::BlockQ8_0;
 // seen and then reused, so the token loop allocates nothing.
 struct Scratch {
   std::vector<uint8_t> xq;
-  std::vector<ActScale> xs;
+  std::vector<ActScale> xs;  // row-major weights
+  std::vector<PackedAct> xa; // packed weights
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -37,8 +40,31 @@ QGemmRows kernel_for(DType t) {
   return k ? k : qgemm_rows_scalar(t);
 }
 
+PackedGroups packed_kernel_for(DType t) {
+  PackedGroups k = nullptr;
+  switch (kernel_isa()) {
+    case Isa::Avx512:
+      k = packed_groups_avx512(t);
+      if (k) break;
+      [[fallthrough]];
+    case Isa::Avx2: k = packed_groups_avx2(t); break;
+    case Isa::Scalar: break;
+  }
+  return k ? k : packed_groups_scalar(t);
+}
+
 // The o of weights stored as unsigned quants u with value (u - o) d; 0 for the other types.
-int quant_offset(DType t) { return t == DType::Q4_0 ? 8 : t == DType::Q5_0 ? 16 : 0; }
+// Packed Q8_0 stores its quants sign-flipped, as u = q + 128.
+int quant_offset(DType t, Layout layout) {
+  if (layout == Layout::Interleaved16 && t == DType::Q8_0) return 128;
+  return t == DType::Q4_0 ? 8 : t == DType::Q5_0 ? 16 : 0;
+}
+
+PackedAct packed_act(const BlockQ8_0& q, int offset) {
+  int sum = 0;
+  for (int8_t v : q.qs) sum += v;
+  return {f16_to_f32(q.d), -offset * sum};
+}
 
 // What the kernels need of a Q8_0 activation block besides its quants (qgemm_kernel.h).
 ActScale act_scale(const BlockQ8_0& q, int offset) {
@@ -78,14 +104,17 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
 
   Scratch& s = scratch();
   if (s.xq.size() < size_t(n_tokens) * xq_stride) s.xq.resize(size_t(n_tokens) * xq_stride);
-  if (act == DType::Q8_0 && s.xs.size() < size_t(n_tokens * blocks)) s.xs.resize(size_t(n_tokens * blocks));
+  const bool packed = w.layout == Layout::Interleaved16;
+  const size_t act_blocks = size_t(n_tokens) * size_t(blocks);
+  if (packed && s.xa.size() < act_blocks) s.xa.resize(act_blocks);
+  if (!packed && act == DType::Q8_0 && s.xs.size() < act_blocks) s.xs.resize(act_blocks);
   const QGemmArgs a{static_cast<const uint8_t*>(w.data), row_bytes(w.type, cols), blocks, rows, s.xq.data(),
                     xq_stride, s.xs.data(), y, n_tokens};
 
   // Activations round as ggml's quantize_row_q8_0/q8_K round them: the project's quantizer, or
   // for Q8_0 on a SIMD path its bit-identical AVX2 form.
   const QuantizeQ8_0 fast_q8_0 = kernel_isa() == Isa::Scalar ? nullptr : quantize_q8_0_avx2();
-  const int offset = quant_offset(w.type);
+  const int offset = quant_offset(w.type, w.layout);
   auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
     for (int64_t t = t_begin; t < t_end; ++t) {
       uint8_t* xq = s.xq.data() + t * xq_stride;
@@ -95,7 +124,10 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
         quantize_row(act, x + t * cols, xq, cols);
       if (act != DType::Q8_0) continue;
       const auto* q = reinterpret_cast<const BlockQ8_0*>(xq);
-      for (int64_t b = 0; b < blocks; ++b) s.xs[t * blocks + b] = act_scale(q[b], offset);
+      for (int64_t b = 0; b < blocks; ++b) {
+        if (packed) s.xa[t * blocks + b] = packed_act(q[b], offset);
+        else s.xs[t * blocks + b] = act_scale(q[b], offset);
+      }
     }
   };
   // One token is quantized by the caller alone: a parallel section would cost more than it saves.
@@ -106,6 +138,16 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
       const auto [begin, end] = split_range(n_tokens, i, nth);
       quantize_tokens(begin, end);
     });
+  }
+  if (packed) {  // threads take contiguous runs of whole 16-row groups
+    const PackedArgs pa{a.w, packed_group_bytes(w), blocks, rows, reinterpret_cast<const BlockQ8_0*>(s.xq.data()),
+                        s.xa.data(), y, n_tokens};
+    const PackedGroups kernel = packed_kernel_for(w.type);
+    pool.run([&](int i, int nth) {
+      const auto [begin, end] = split_range(rows / kPackRows, i, nth);
+      kernel(pa, begin, end);
+    });
+    return;
   }
   // As for the float types: threads take contiguous runs of whole row tiles.
   const QGemmRows kernel = kernel_for(w.type);

@@ -19,6 +19,12 @@ class MappedFile {
   size_t size() const { return size_; }
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
+  bool contains(const void* p) const { return p >= data_ && p < data_ + size_; }
+
+  // Drops the pages that lie wholly inside [p, p + n) from this process's memory, for weights
+  // that were copied elsewhere (repacked): they stop counting towards its resident size, and
+  // are read from the file again if touched.
+  void release(const void* p, size_t n) const;
 
  private:
   std::string path_;

@@ -11,11 +11,17 @@
 
 namespace lumen {
 
+// How a matrix's blocks lie in memory: row after row, as the files store them, or repacked at
+// load for the kernels with 16 rows interleaved block by block (kernels/packed_layout.h), so
+// that one SIMD register holds the same block column of 16 rows.
+enum class Layout : uint8_t { Rows, Interleaved16 };
+
 struct Tensor {
   std::string name;
   DType type = DType::F32;
   std::vector<int64_t> shape;
   const void* data = nullptr;
+  Layout layout = Layout::Rows;  // row() is meaningful for Layout::Rows only
 
   int64_t elements() const {
     int64_t n = 1;

@@ -1,0 +1,157 @@
+#pragma once
+// The packed kernels (packed_kernel.h) on SIMD registers of 16 lanes, one lane per row of a
+// 16-row group. An ISA file includes this under its own `target` pragma and instantiates
+// select<V>() with a V that supplies 16-lane integer (I) and float (F) registers and:
+//   load(p)            64 bytes
+//   low(v), high(v)    the low / high nibble of each byte
+//   splat(i)           16 lanes of i
+//   dot(acc, u8, x4)   acc + per lane the sum of its 4 unsigned bytes times the 4 signed bytes
+//                      of x4 (AVX-512 VNNI: one vpdpbusd; AVX2: vpmaddubsw + vpmaddwd per half)
+//   dot_flipped(acc, f, x4)  the same for bytes stored sign-flipped (Q8_0), as signed bytes,
+//                      where vpmaddubsw's 16-bit pairs could otherwise saturate
+//   kUnsignedQ8        whether dot() on the flipped bytes is exact (VNNI), so Q8_0 can use it
+//                      and start from the -128 * sum offset instead
+//   scales(p)          16 f16 scales widened; zero(), mul(F, float), fma_int(isum, scale, acc)
+//                      = fma(float(isum), scale, acc), store(y, F)
+//
+// A tile is G groups x N tokens: each group block's weights are loaded and unpacked once and
+// used for N tokens (prefill); decode takes G groups from G places of the thread's rows at once
+// so that each thread keeps several memory streams in flight. Every output is accumulated by
+// the same operations in the same order in every tile shape and equals the scalar twin's.
+//
+// Everything here is in an anonymous namespace, deliberately for a header: each ISA file gets
+// its own copy compiled for its own target (see qgemm_tiles.h).
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/packed_kernel.h"
+#include "kernels/packed_layout.h"
+
+namespace lumen::packed {
+namespace {
+
+using quants::BlockQ8_0;
+
+constexpr int kTokenBlock = 128;  // tokens whose activations stay in L2 while the groups stream by
+constexpr int kDecodeStreams = 4; // groups in flight per thread in decode
+
+inline int32_t x4(const BlockQ8_0& x, int g) {
+  int32_t v;
+  std::memcpy(&v, x.qs + 4 * g, 4);
+  return v;
+}
+
+// Q4_0 group block: d[16], then 4 chunks whose low nibbles are values 4c .. 4c + 3 of each row
+// and high nibbles values 16 + 4c .. 16 + 4c + 3: after unpacking, q[g] holds values 4g .. 4g + 3.
+template <class V>
+struct Q4 {
+  static constexpr size_t kBytes = 2 * kPackRows + 16 * kPackRows;
+  struct Weights {
+    typename V::I q[8];
+    typename V::F d;
+  };
+  static Weights unpack(const uint8_t* block) {
+    Weights w;
+    w.d = V::scales(block);
+    for (int c = 0; c < 4; ++c) {
+      const typename V::I v = V::load(block + 2 * kPackRows + 64 * c);
+      w.q[c] = V::low(v);
+      w.q[c + 4] = V::high(v);
+    }
+    return w;
+  }
+  static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
+    typename V::I acc = V::splat(offset);
+    for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x, g));
+    return acc;
+  }
+};
+
+// Q8_0 group block: d[16], then 8 chunks of values 4g .. 4g + 3 of each row, sign-flipped.
+template <class V>
+struct Q8 {
+  static constexpr size_t kBytes = 2 * kPackRows + 32 * kPackRows;
+  struct Weights {
+    typename V::I q[8];
+    typename V::F d;
+  };
+  static Weights unpack(const uint8_t* block) {
+    Weights w;
+    w.d = V::scales(block);
+    for (int g = 0; g < 8; ++g) w.q[g] = V::load(block + 2 * kPackRows + 64 * g);
+    return w;
+  }
+  static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
+    if constexpr (V::kUnsignedQ8) {
+      typename V::I acc = V::splat(offset);
+      for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x, g));
+      return acc;
+    } else {  // the same integer, sum_j (u_j - 128) x_j, from the signed quants
+      typename V::I acc = V::splat(0);
+      for (int g = 0; g < 8; ++g) acc = V::dot_flipped(acc, w.q[g], x4(x, g));
+      return acc;
+    }
+  }
+};
+
+// Groups groups[0 .. G) x tokens [t0, t0 + N).
+template <class K, class V, int G, int N>
+inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
+  typename V::F acc[G][N];
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
+  for (int64_t b = 0; b < a.blocks; ++b) {
+    for (int g = 0; g < G; ++g) {
+      const typename K::Weights w = K::unpack(a.w + groups[g] * a.group_stride + b * K::kBytes);
+      for (int t = 0; t < N; ++t) {
+        const int64_t xb = int64_t(t0 + t) * a.blocks + b;
+        const typename V::I isum = K::dot(w, a.xq[xb], a.xa[xb].offset);
+        acc[g][t] = V::fma_int(isum, V::mul(w.d, a.xa[xb].d), acc[g][t]);
+      }
+    }
+  }
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+}
+
+// Decode: kDecodeStreams runs of the range, one group of each at a time, then the rest.
+template <class K, class V>
+void decode(const PackedArgs& a, int64_t begin, int64_t end, int t) {
+  constexpr int S = kDecodeStreams;
+  const int64_t run = (end - begin) / S;
+  for (int64_t i = 0; i < run; ++i) {
+    int64_t groups[S];
+    for (int s = 0; s < S; ++s) groups[s] = begin + s * run + i;
+    tile<K, V, S, 1>(a, groups, t);
+  }
+  for (int64_t g = begin + S * run; g < end; ++g) tile<K, V, 1, 1>(a, &g, t);
+}
+
+template <class K, class V>
+void groups(const PackedArgs& a, int64_t begin, int64_t end) {
+  constexpr int N = V::kTokens;
+  if (a.n_tokens < N) {
+    for (int t = 0; t < a.n_tokens; ++t) decode<K, V>(a, begin, end, t);
+    return;
+  }
+  for (int tb = 0; tb < a.n_tokens; tb += kTokenBlock) {
+    const int te = a.n_tokens - tb < kTokenBlock ? a.n_tokens : tb + kTokenBlock;
+    for (int64_t g = begin; g < end; ++g) {
+      int t = tb;
+      for (; t + N <= te; t += N) tile<K, V, 1, N>(a, &g, t);
+      for (; t < te; ++t) tile<K, V, 1, 1>(a, &g, t);
+    }
+  }
+}
+
+template <class V>
+PackedGroups select(DType t) {
+  switch (t) {
+    case DType::Q4_0: return &groups<Q4<V>, V>;
+    case DType::Q8_0: return &groups<Q8<V>, V>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+}  // namespace lumen::packed
