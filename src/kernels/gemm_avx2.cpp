@@ -122,9 +122,25 @@ struct Avx2Pair {
     return {_mm256_fmadd_ps(_mm256_cvtepi32_ps(isum.lo), scale.lo, acc.lo),
             _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum.hi), scale.hi, acc.hi)};
   }
+  static F fnma_int(I isum, F scale, F acc) {
+    return {_mm256_fnmadd_ps(_mm256_cvtepi32_ps(isum.lo), scale.lo, acc.lo),
+            _mm256_fnmadd_ps(_mm256_cvtepi32_ps(isum.hi), scale.hi, acc.hi)};
+  }
   static void store(float* y, F v) {
     _mm256_storeu_ps(y, v.lo);
     _mm256_storeu_ps(y + 8, v.hi);
+  }
+  static I bytes_to_i32(const uint8_t* p) {
+    return {_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))),
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)))};
+  }
+  static I add(I a, I b) { return {_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi)}; }
+  static I mullo(I a, I b) { return {_mm256_mullo_epi32(a.lo, b.lo), _mm256_mullo_epi32(a.hi, b.hi)}; }
+  static I dot_pairs(I acc, const uint8_t* p, int32_t pair) {
+    const __m256i x = _mm256_set1_epi32(pair);
+    const __m256i lo = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i hi = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)));
+    return {_mm256_add_epi32(acc.lo, _mm256_madd_epi16(lo, x)), _mm256_add_epi32(acc.hi, _mm256_madd_epi16(hi, x))};
   }
 };
 

@@ -86,7 +86,17 @@ struct Zmm {
   static F zero() { return _mm512_setzero_ps(); }
   static F mul(F a, float s) { return _mm512_mul_ps(a, _mm512_set1_ps(s)); }
   static F fma_int(I isum, F scale, F acc) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc); }
+  static F fnma_int(I isum, F scale, F acc) { return _mm512_fnmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc); }
   static void store(float* y, F v) { _mm512_storeu_ps(y, v); }
+  static I bytes_to_i32(const uint8_t* p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  static I dot_pairs(I acc, const uint8_t* p, int32_t pair) {
+    const I pairs = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_dpwssd_epi32(acc, pairs, _mm512_set1_epi32(pair));
+  }
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "tensor/quants/block_formats.h"
+#include "tensor/quants/quant_k.h"
 #include "tensor/quants/quantize.h"
 #include "util/error.h"
 
@@ -11,9 +12,12 @@ namespace lumen {
 namespace {
 
 using quants::BlockQ4_0;
+using quants::BlockQ4_K;
 using quants::BlockQ8_0;
 
-constexpr size_t kScaleBytes = 2 * kPackRows;  // the group block's d[16]
+constexpr size_t kScaleBytes = 2 * kPackRows;  // one f16 per row
+
+// ---- Q4_0, Q8_0: a byte shuffle of the row blocks ----
 
 // Quant bytes 4c .. 4c + 3 of row i's block lie at bytes 64c + 4i .. 64c + 4i + 3 of the group
 // block's quants (the header's mapping); Q8_0's are stored with their sign bit flipped.
@@ -43,39 +47,92 @@ void unpack_block(DType type, int i, const uint8_t* group_block, uint8_t* row_bl
     copy_word(group_block + packed_offset(c, i), row_block + 2 + 4 * c, sign_flip(type));
 }
 
+// ---- Q4_K: scales and mins unpacked, nibbles regrouped per 32-value sub-block ----
+
+// Where value v (0-255) of row i lies in the group block: byte and whether in the high nibble.
+size_t q4k_quant_byte(int v, int i) {
+  const int j = v / 32, k = v % 16;
+  return PackedQ4K::quants + 256 * j + 64 * (k / 4) + 4 * i + k % 4;
+}
+bool q4k_high_nibble(int v) { return v % 32 >= 16; }
+
+void pack_q4k(int i, const BlockQ4_K& b, uint8_t* group_block) {
+  std::memcpy(group_block + PackedQ4K::d + 2 * i, &b.d, 2);
+  std::memcpy(group_block + PackedQ4K::dmin + 2 * i, &b.dmin, 2);
+  for (int j = 0; j < 8; ++j) {
+    const quants::ScaleMin sm = quants::scale_min_k4(b.scales, j);
+    group_block[PackedQ4K::scale + 16 * j + i] = sm.scale;
+    group_block[PackedQ4K::min + 32 * (j / 2) + 2 * i + j % 2] = sm.min;
+  }
+  for (int v = 0; v < quants::kQK_K; ++v) {
+    uint8_t& byte = group_block[q4k_quant_byte(v, i)];
+    const int level = quants::low_nibble_k(b.qs, v);
+    byte = q4k_high_nibble(v) ? uint8_t((byte & 0x0F) | level << 4) : uint8_t((byte & 0xF0) | level);
+  }
+}
+
+// Row i's values, computed as dequantize_row_q4_k computes them (so they are equal, bit for bit).
+void dequantize_q4k(int i, const uint8_t* group_block, float* out) {
+  uint16_t d16, dmin16;
+  std::memcpy(&d16, group_block + PackedQ4K::d + 2 * i, 2);
+  std::memcpy(&dmin16, group_block + PackedQ4K::dmin + 2 * i, 2);
+  const float d = f16_to_f32(d16), dmin = f16_to_f32(dmin16);
+  for (int v = 0; v < quants::kQK_K; ++v) {
+    const int j = v / 32;
+    const uint8_t scale = group_block[PackedQ4K::scale + 16 * j + i];
+    const uint8_t min = group_block[PackedQ4K::min + 32 * (j / 2) + 2 * i + j % 2];
+    const uint8_t byte = group_block[q4k_quant_byte(v, i)];
+    out[v] = d * scale * (q4k_high_nibble(v) ? byte >> 4 : byte & 0x0F) - dmin * min;
+  }
+}
+
+// Bytes of one group block.
+size_t group_block_bytes(DType type) {
+  return type == DType::Q4_K ? PackedQ4K::bytes : kPackRows * dtype_info(type).block_bytes;
+}
+
 }  // namespace
 
 bool can_pack(const Tensor& w) {
-  return w.layout == Layout::Rows && (w.type == DType::Q4_0 || w.type == DType::Q8_0) && w.rows() > 0 &&
-         w.rows() % kPackRows == 0;
+  const bool type = w.type == DType::Q4_0 || w.type == DType::Q8_0 || w.type == DType::Q4_K;
+  return w.layout == Layout::Rows && type && w.rows() > 0 && w.rows() % kPackRows == 0;
 }
 
-size_t packed_group_bytes(const Tensor& w) { return kPackRows * row_bytes(w.type, w.row_length()); }
+size_t packed_group_bytes(const Tensor& w) {
+  return size_t(w.row_length() / dtype_info(w.type).block_elems) * group_block_bytes(w.type);
+}
+
+size_t packed_bytes(const Tensor& w) { return size_t(w.rows() / kPackRows) * packed_group_bytes(w); }
 
 void pack_groups(const Tensor& w, int64_t group_begin, int64_t group_end, uint8_t* out) {
   if (!can_pack(w)) fail("tensor ", w.name, " (", dtype_name(w.type), ") cannot be packed for the kernels");
-  const size_t block_bytes = dtype_info(w.type).block_bytes;
+  const size_t block_bytes = dtype_info(w.type).block_bytes, packed_block = group_block_bytes(w.type);
   const int64_t blocks = w.row_length() / dtype_info(w.type).block_elems;
   for (int64_t g = group_begin; g < group_end; ++g) {
     uint8_t* group = out + g * packed_group_bytes(w);
     for (int i = 0; i < kPackRows; ++i) {
       const uint8_t* row = w.row(g * kPackRows + i);
-      for (int64_t b = 0; b < blocks; ++b)
-        pack_block(w.type, i, row + b * block_bytes, group + b * kPackRows * block_bytes);
+      for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t* group_block = group + b * packed_block;
+        if (w.type == DType::Q4_K) pack_q4k(i, reinterpret_cast<const BlockQ4_K*>(row)[b], group_block);
+        else pack_block(w.type, i, row + b * block_bytes, group_block);
+      }
     }
   }
 }
 
 void dequantize_packed_row(const Tensor& w, int64_t r, float* out) {
   if (w.layout != Layout::Interleaved16) fail("tensor ", w.name, " is not packed");
-  const size_t block_bytes = dtype_info(w.type).block_bytes;
-  const int64_t blocks = w.row_length() / dtype_info(w.type).block_elems;
-  const int64_t g = r / kPackRows;
+  const size_t block_bytes = dtype_info(w.type).block_bytes, packed_block = group_block_bytes(w.type);
+  const int64_t block_elems = dtype_info(w.type).block_elems, blocks = w.row_length() / block_elems;
   const int i = int(r % kPackRows);
-  const uint8_t* group = static_cast<const uint8_t*>(w.data) + g * packed_group_bytes(w);
+  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r / kPackRows) * packed_group_bytes(w);
+  if (w.type == DType::Q4_K) {
+    for (int64_t b = 0; b < blocks; ++b) dequantize_q4k(i, group + b * packed_block, out + b * block_elems);
+    return;
+  }
   std::vector<uint8_t> row(size_t(blocks) * block_bytes);
-  for (int64_t b = 0; b < blocks; ++b)
-    unpack_block(w.type, i, group + b * kPackRows * block_bytes, row.data() + b * block_bytes);
+  for (int64_t b = 0; b < blocks; ++b) unpack_block(w.type, i, group + b * packed_block, row.data() + b * block_bytes);
   dequantize_row_quantized(w.type, row.data(), out, w.row_length());
 }
 

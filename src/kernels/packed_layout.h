@@ -1,5 +1,5 @@
 #pragma once
-// Q4_0 and Q8_0 weights repacked once at load into Layout::Interleaved16: 16 rows interleaved
+// Q4_0, Q8_0 and Q4_K weights repacked once at load into Layout::Interleaved16: 16 rows interleaved
 // block by block, so that one 512-bit register holds four consecutive values of each of the 16
 // rows and one vpdpbusd adds four products to each row's sum. The row-major GGUF layout makes a
 // decode kernel widen one scale per block and sum 8 lanes per row at the end; here one
@@ -7,14 +7,21 @@
 // each register of weights for many tokens.
 //
 // Rows are grouped 16 at a time (row r is row r % 16 of group r / 16); a group's blocks are
-// stored one after another (one sequential stream per group), each group block being
-//   d[16]    the 16 rows' f16 scales of this block column
-//   quants   Q4_0: 4 chunks of 64 bytes; byte 4i + j of chunk c is byte 4c + j of row i's
-//                  qs, so its low nibble is value 4c + j and its high nibble value 16 + 4c + j;
-//            Q8_0: 8 chunks of 64 bytes; byte 4i + j of chunk c is value 4c + j of row i plus
-//                  128, i.e. the signed quant with its sign bit flipped (an unsigned byte, as
-//                  vpdpbusd wants its first operand).
-// Group blocks have the size of 16 row-major blocks, so a packed tensor has the same bytes.
+// stored one after another (one sequential stream per group). A group block (one block column
+// of the 16 rows) holds:
+//   Q4_0: d[16]     the rows' f16 scales
+//         4 chunks of 64 bytes: byte 4i + j of chunk c is byte 4c + j of row i's qs, so its
+//         low nibble is value 4c + j and its high nibble value 16 + 4c + j;
+//   Q8_0: d[16], then 8 chunks of 64 bytes: byte 4i + j of chunk c is value 4c + j of row i
+//         plus 128, i.e. the signed quant with its sign bit flipped (an unsigned byte, as
+//         vpdpbusd wants its first operand);
+//   Q4_K: d[16], dmin[16]   f16
+//         scale[8][16]      sub-block j's 6-bit scale for row i at 16j + i
+//         min[4][16][2]     the mins of sub-blocks 2p and 2p + 1 of row i at 32p + 2i, 2i + 1
+//                           (a 16-bit pair per row once widened: one vpdpwssd per pair)
+//         then per sub-block j of 32 values, 4 chunks of 64 bytes laid out as Q4_0's.
+// Q4_0 and Q8_0 group blocks have the size of 16 row-major blocks; Q4_K's are 64 bytes larger
+// (2368 for 2304: the scales and mins unpacked from their 12 bytes per row).
 #include <cstddef>
 #include <cstdint>
 
@@ -24,15 +31,21 @@ namespace lumen {
 
 constexpr int kPackRows = 16;
 
-// Whether w (row-major) can be repacked: Q4_0 or Q8_0 with a multiple of 16 rows.
+// Byte offsets inside a Q4_K group block (see above).
+struct PackedQ4K {
+  static constexpr size_t d = 0, dmin = 32, scale = 64, min = 192, quants = 320, bytes = 2368;
+};
+
+// Whether w (row-major) can be repacked: Q4_0, Q8_0 or Q4_K with a multiple of 16 rows.
 bool can_pack(const Tensor& w);
 
-// Writes w's bytes in Layout::Interleaved16 to out (w.bytes() long), for the row groups
-// [group_begin, group_end): the caller can pack a large tensor in slices.
-void pack_groups(const Tensor& w, int64_t group_begin, int64_t group_end, uint8_t* out);
-
-// Bytes of one group's run of blocks (the packed tensor holds rows / 16 of them).
+// Bytes of one group's run of blocks, and of the whole packed tensor (rows / 16 groups).
 size_t packed_group_bytes(const Tensor& w);
+size_t packed_bytes(const Tensor& w);
+
+// Writes w's groups [group_begin, group_end) in Layout::Interleaved16 to their place in out
+// (packed_bytes(w) long): the caller can pack a large tensor in slices.
+void pack_groups(const Tensor& w, int64_t group_begin, int64_t group_end, uint8_t* out);
 
 // Row r of a packed tensor, dequantized to n = w.row_length() floats (references, tests).
 void dequantize_packed_row(const Tensor& w, int64_t r, float* out);

@@ -12,7 +12,11 @@
 //   kUnsignedQ8        whether dot() on the flipped bytes is exact (VNNI), so Q8_0 can use it
 //                      and start from the -128 * sum offset instead
 //   scales(p)          16 f16 scales widened; zero(), mul(F, float), fma_int(isum, scale, acc)
-//                      = fma(float(isum), scale, acc), store(y, F)
+//                      = fma(float(isum), scale, acc), fnma_int = fma(-float(isum), scale, acc),
+//                      store(y, F)
+//   bytes_to_i32(p)    16 unsigned bytes widened to 32 bits; add(I, I), mullo(I, I)
+//   dot_pairs(acc, p, pair)  acc + per lane i the 16-bit products of unsigned bytes p[2i],
+//                      p[2i + 1] with the signed 16-bit halves of pair (vpdpwssd)
 //
 // A tile is G groups x N tokens: each group block's weights are loaded and unpacked once and
 // used for N tokens (prefill); decode takes G groups from G places of the thread's rows at once
@@ -23,6 +27,7 @@
 // its own copy compiled for its own target (see qgemm_tiles.h).
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/packed_kernel.h"
 #include "kernels/packed_layout.h"
@@ -31,13 +36,14 @@ namespace lumen::packed {
 namespace {
 
 using quants::BlockQ8_0;
+using quants::BlockQ8_K;
 
 constexpr int kTokenBlock = 128;  // tokens whose activations stay in L2 while the groups stream by
 constexpr int kDecodeStreams = 4; // groups in flight per thread in decode
 
-inline int32_t x4(const BlockQ8_0& x, int g) {
+inline int32_t x4(const int8_t* qs, int g) {
   int32_t v;
-  std::memcpy(&v, x.qs + 4 * g, 4);
+  std::memcpy(&v, qs + 4 * g, 4);
   return v;
 }
 
@@ -62,7 +68,7 @@ struct Q4 {
   }
   static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
     typename V::I acc = V::splat(offset);
-    for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x, g));
+    for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x.qs, g));
     return acc;
   }
 };
@@ -84,15 +90,65 @@ struct Q8 {
   static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
     if constexpr (V::kUnsignedQ8) {
       typename V::I acc = V::splat(offset);
-      for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x, g));
+      for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x.qs, g));
       return acc;
     } else {  // the same integer, sum_j (u_j - 128) x_j, from the signed quants
       typename V::I acc = V::splat(0);
-      for (int g = 0; g < 8; ++g) acc = V::dot_flipped(acc, w.q[g], x4(x, g));
+      for (int g = 0; g < 8; ++g) acc = V::dot_flipped(acc, w.q[g], x4(x.qs, g));
       return acc;
     }
   }
 };
+
+// Q4_K group block (PackedQ4K): per 32-value sub-block j, 4 chunks of nibbles as Q4_0's and a
+// 6-bit scale per row; per super-block the mins as 16-bit pairs. Marks the super-block tile.
+template <class V>
+struct Q4K {
+  static constexpr size_t kBytes = PackedQ4K::bytes;
+};
+
+// Groups groups[0 .. G) x tokens [t0, t0 + N) of Q4_K weights: each sub-block is unpacked once
+// for N tokens; the tokens' integer sums stay in registers across the super-block.
+template <class V, int G, int N>
+inline void tile_q4k(const PackedArgs& a, const int64_t* groups, int t0) {
+  using I = typename V::I;
+  typename V::F acc[G][N];
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
+  const auto* xq = static_cast<const BlockQ8_K*>(a.xq);
+  for (int64_t b = 0; b < a.blocks; ++b) {
+    for (int g = 0; g < G; ++g) {
+      const uint8_t* block = a.w + groups[g] * a.group_stride + b * PackedQ4K::bytes;
+      I isum[N];
+      for (int t = 0; t < N; ++t) isum[t] = V::splat(0);
+      for (int j = 0; j < 8; ++j) {
+        I q[8];
+        for (int c = 0; c < 4; ++c) {
+          const I v = V::load(block + PackedQ4K::quants + 256 * j + 64 * c);
+          q[c] = V::low(v);
+          q[c + 4] = V::high(v);
+        }
+        const I scale = V::bytes_to_i32(block + PackedQ4K::scale + 16 * j);
+        for (int t = 0; t < N; ++t) {
+          const int8_t* x = xq[int64_t(t0 + t) * a.blocks + b].qs + 32 * j;
+          I dot = V::splat(0);
+          for (int k = 0; k < 8; ++k) dot = V::dot(dot, q[k], x4(x, k));
+          isum[t] = V::add(isum[t], V::mullo(dot, scale));
+        }
+      }
+      const typename V::F d = V::scales(block + PackedQ4K::d), dmin = V::scales(block + PackedQ4K::dmin);
+      for (int t = 0; t < N; ++t) {
+        const PackedActK& xk = a.xk[int64_t(t0 + t) * a.blocks + b];
+        I msum = V::splat(0);
+        for (int p = 0; p < 4; ++p) msum = V::dot_pairs(msum, block + PackedQ4K::min + 32 * p, xk.sum_pairs[p]);
+        acc[g][t] = V::fma_int(isum[t], V::mul(d, xk.d), acc[g][t]);
+        acc[g][t] = V::fnma_int(msum, V::mul(dmin, xk.d), acc[g][t]);
+      }
+    }
+  }
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+}
 
 // Groups groups[0 .. G) x tokens [t0, t0 + N).
 template <class K, class V, int G, int N>
@@ -105,13 +161,19 @@ inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
       const typename K::Weights w = K::unpack(a.w + groups[g] * a.group_stride + b * K::kBytes);
       for (int t = 0; t < N; ++t) {
         const int64_t xb = int64_t(t0 + t) * a.blocks + b;
-        const typename V::I isum = K::dot(w, a.xq[xb], a.xa[xb].offset);
+        const typename V::I isum = K::dot(w, static_cast<const BlockQ8_0*>(a.xq)[xb], a.xa[xb].offset);
         acc[g][t] = V::fma_int(isum, V::mul(w.d, a.xa[xb].d), acc[g][t]);
       }
     }
   }
   for (int g = 0; g < G; ++g)
     for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+}
+
+template <class K, class V, int G, int N>
+inline void run_tile(const PackedArgs& a, const int64_t* groups, int t0) {
+  if constexpr (std::is_same_v<K, Q4K<V>>) tile_q4k<V, G, N>(a, groups, t0);
+  else tile<K, V, G, N>(a, groups, t0);
 }
 
 // Decode: kDecodeStreams runs of the range, one group of each at a time, then the rest.
@@ -122,9 +184,9 @@ void decode(const PackedArgs& a, int64_t begin, int64_t end, int t) {
   for (int64_t i = 0; i < run; ++i) {
     int64_t groups[S];
     for (int s = 0; s < S; ++s) groups[s] = begin + s * run + i;
-    tile<K, V, S, 1>(a, groups, t);
+    run_tile<K, V, S, 1>(a, groups, t);
   }
-  for (int64_t g = begin + S * run; g < end; ++g) tile<K, V, 1, 1>(a, &g, t);
+  for (int64_t g = begin + S * run; g < end; ++g) run_tile<K, V, 1, 1>(a, &g, t);
 }
 
 template <class K, class V>
@@ -138,8 +200,8 @@ void groups(const PackedArgs& a, int64_t begin, int64_t end) {
     const int te = a.n_tokens - tb < kTokenBlock ? a.n_tokens : tb + kTokenBlock;
     for (int64_t g = begin; g < end; ++g) {
       int t = tb;
-      for (; t + N <= te; t += N) tile<K, V, 1, N>(a, &g, t);
-      for (; t < te; ++t) tile<K, V, 1, 1>(a, &g, t);
+      for (; t + N <= te; t += N) run_tile<K, V, 1, N>(a, &g, t);
+      for (; t < te; ++t) run_tile<K, V, 1, 1>(a, &g, t);
     }
   }
 }
@@ -149,6 +211,7 @@ PackedGroups select(DType t) {
   switch (t) {
     case DType::Q4_0: return &groups<Q4<V>, V>;
     case DType::Q8_0: return &groups<Q8<V>, V>;
+    case DType::Q4_K: return &groups<Q4K<V>, V>;
     default: return nullptr;
   }
 }

@@ -20,7 +20,8 @@ using quants::BlockQ8_0;
 struct Scratch {
   std::vector<uint8_t> xq;
   std::vector<ActScale> xs;  // row-major weights
-  std::vector<PackedAct> xa; // packed weights
+  std::vector<PackedAct> xa;  // packed weights, Q8_0 activations
+  std::vector<PackedActK> xk; // packed weights, Q8_K activations
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -66,6 +67,16 @@ PackedAct packed_act(const BlockQ8_0& q, int offset) {
   return {f16_to_f32(q.d), -offset * sum};
 }
 
+// The sums of a Q8_K super-block's 8 sub-blocks of 32 (each |sum| <= 32 * 127: 16 bits), paired.
+PackedActK packed_act_k(const quants::BlockQ8_K& q) {
+  PackedActK a{q.d, {}};
+  for (int p = 0; p < 4; ++p) {
+    const int lo = q.bsums[4 * p] + q.bsums[4 * p + 1], hi = q.bsums[4 * p + 2] + q.bsums[4 * p + 3];
+    a.sum_pairs[p] = int32_t(uint32_t(uint16_t(lo)) | uint32_t(uint16_t(hi)) << 16);
+  }
+  return a;
+}
+
 // What the kernels need of a Q8_0 activation block besides its quants (qgemm_kernel.h).
 ActScale act_scale(const BlockQ8_0& q, int offset) {
   ActScale a{f16_to_f32(q.d), 0, {}};
@@ -106,8 +117,12 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
   if (s.xq.size() < size_t(n_tokens) * xq_stride) s.xq.resize(size_t(n_tokens) * xq_stride);
   const bool packed = w.layout == Layout::Interleaved16;
   const size_t act_blocks = size_t(n_tokens) * size_t(blocks);
-  if (packed && s.xa.size() < act_blocks) s.xa.resize(act_blocks);
-  if (!packed && act == DType::Q8_0 && s.xs.size() < act_blocks) s.xs.resize(act_blocks);
+  std::vector<ActScale>& xs = s.xs;
+  std::vector<PackedAct>& xa = s.xa;
+  std::vector<PackedActK>& xk = s.xk;
+  if (!packed && act == DType::Q8_0 && xs.size() < act_blocks) xs.resize(act_blocks);
+  if (packed && act == DType::Q8_0 && xa.size() < act_blocks) xa.resize(act_blocks);
+  if (packed && act == DType::Q8_K && xk.size() < act_blocks) xk.resize(act_blocks);
   const QGemmArgs a{static_cast<const uint8_t*>(w.data), row_bytes(w.type, cols), blocks, rows, s.xq.data(),
                     xq_stride, s.xs.data(), y, n_tokens};
 
@@ -122,11 +137,13 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
         fast_q8_0(x + t * cols, reinterpret_cast<BlockQ8_0*>(xq), cols);
       else
         quantize_row(act, x + t * cols, xq, cols);
-      if (act != DType::Q8_0) continue;
-      const auto* q = reinterpret_cast<const BlockQ8_0*>(xq);
+      // What the kernel needs of each block besides its quants (none for row-major K-quants).
+      const auto* q8_0 = reinterpret_cast<const BlockQ8_0*>(xq);
+      const auto* q8_k = reinterpret_cast<const quants::BlockQ8_K*>(xq);
       for (int64_t b = 0; b < blocks; ++b) {
-        if (packed) s.xa[t * blocks + b] = packed_act(q[b], offset);
-        else s.xs[t * blocks + b] = act_scale(q[b], offset);
+        if (act == DType::Q8_0 && packed) xa[t * blocks + b] = packed_act(q8_0[b], offset);
+        if (act == DType::Q8_0 && !packed) xs[t * blocks + b] = act_scale(q8_0[b], offset);
+        if (act == DType::Q8_K && packed) xk[t * blocks + b] = packed_act_k(q8_k[b]);
       }
     }
   };
@@ -140,8 +157,7 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
     });
   }
   if (packed) {  // threads take contiguous runs of whole 16-row groups
-    const PackedArgs pa{a.w, packed_group_bytes(w), blocks, rows, reinterpret_cast<const BlockQ8_0*>(s.xq.data()),
-                        s.xa.data(), y, n_tokens};
+    const PackedArgs pa{a.w, packed_group_bytes(w), blocks, rows, s.xq.data(), xa.data(), xk.data(), y, n_tokens};
     const PackedGroups kernel = packed_kernel_for(w.type);
     pool.run([&](int i, int nth) {
       const auto [begin, end] = split_range(rows / kPackRows, i, nth);

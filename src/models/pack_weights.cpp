@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kSliceBytes = size_t(4) << 20;
 
 void pack(Tensor& w, LoadedModel& model) {
-  std::vector<uint8_t>& packed = model.buffers.emplace_back(w.bytes());
+  std::vector<uint8_t>& packed = model.buffers.emplace_back(packed_bytes(w));
   const MappedFile* file = nullptr;
   for (const auto& f : model.files)
     if (f->contains(w.data)) file = f.get();
@@ -22,7 +22,7 @@ void pack(Tensor& w, LoadedModel& model) {
   for (int64_t g = 0; g < groups; g += slice) {
     const int64_t end = std::min(groups, g + slice);
     pack_groups(w, g, end, packed.data());
-    if (file) file->release(w.row(g * kPackRows), size_t(end - g) * group_bytes);
+    if (file) file->release(w.row(g * kPackRows), size_t(end - g) * kPackRows * row_bytes(w.type, w.row_length()));
   }
   w.data = packed.data();
   w.layout = Layout::Interleaved16;

@@ -1,4 +1,4 @@
-// Q4_0 / Q8_0 weights repacked to Layout::Interleaved16 (kernels/packed_layout.h) and their
+// Q4_0 / Q8_0 / Q4_K weights repacked to Layout::Interleaved16 (kernels/packed_layout.h) and their
 // kernels (packed_kernel.h), on every path this CPU has:
 //  1. packing loses nothing: every row dequantized from the packed bytes equals the row
 //     dequantized from the GGUF bytes, exactly;
@@ -10,7 +10,8 @@
 //     ~n 2^-24 of it) and the two within twice that of each other;
 //  4. a token's outputs are bit-identical alone and inside a batch, for every thread count.
 // Row counts are multiples of 16 (1, 3, 9 groups: the decode tiles of 4 groups and their
-// remainder), row lengths 1 to 9 blocks, token counts on both sides of the prefill tile.
+// remainder), row lengths 1 to 9 blocks (super-blocks for Q4_K), token counts on both sides of
+// the prefill tile.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -26,7 +27,7 @@
 namespace lumen {
 namespace {
 
-constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0};
+constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K};
 constexpr int kTokenCounts[] = {1, 2, 5, 9, 17, 70};
 constexpr int64_t kRowCounts[] = {16, 48, 144};
 constexpr int kBlockCounts[] = {1, 2, 3, 9};
@@ -46,7 +47,7 @@ struct PackedWeights {
   PackedWeights(DType type, int64_t cols, int64_t n_rows, std::mt19937& rng) {
     bytes = quantize_tensor(type, random_values(cols * n_rows, rng).data(), n_rows, cols);
     rows = Tensor{"w", type, {cols, n_rows}, bytes.data()};
-    packed_bytes.resize(rows.bytes());
+    packed_bytes.resize(lumen::packed_bytes(rows));
     pack_groups(rows, 0, n_rows / kPackRows, packed_bytes.data());
     packed = Tensor{"w", type, {cols, n_rows}, packed_bytes.data(), Layout::Interleaved16};
   }
@@ -67,6 +68,7 @@ class PackedMatmul : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
   void TearDown() override { set_kernel_isa(saved_); }
   Isa isa() const { return std::get<0>(GetParam()); }
   DType type() const { return std::get<1>(GetParam()); }
+  int64_t block() const { return dtype_info(type()).block_elems; }
 
  private:
   Isa saved_ = kernel_isa();
@@ -74,7 +76,7 @@ class PackedMatmul : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
 
 TEST_P(PackedMatmul, PackingKeepsEveryValue) {
   std::mt19937 rng(5);
-  const int64_t cols = 3 * 32, n_rows = 48;
+  const int64_t cols = 3 * block(), n_rows = 48;
   const PackedWeights w(type(), cols, n_rows, rng);
   std::vector<float> from_rows(cols), from_packed(cols);
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -88,7 +90,7 @@ TEST_P(PackedMatmul, MatchesScalarTwinAndRowMajorKernel) {
   std::mt19937 rng(17);
   ThreadPool pool(2);
   for (int blocks : kBlockCounts) {
-    const int64_t cols = blocks * 32;
+    const int64_t cols = blocks * block();
     for (int64_t n_rows : kRowCounts) {
       const PackedWeights w(type(), cols, n_rows, rng);
       const std::vector<float> values = dequantize_tensor(type(), w.bytes.data(), n_rows, cols);
@@ -114,7 +116,7 @@ TEST_P(PackedMatmul, MatchesScalarTwinAndRowMajorKernel) {
 TEST_P(PackedMatmul, BatchEqualsOneTokenAtATime) {
   std::mt19937 rng(99);
   ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
-  const int64_t cols = 3 * 32, n_rows = 9 * kPackRows;
+  const int64_t cols = 3 * block(), n_rows = 9 * kPackRows;
   const int n_tokens = 133;  // crosses a 128-token block and leaves a partial token tile
   const PackedWeights w(type(), cols, n_rows, rng);
   const std::vector<float> x = random_values(cols * n_tokens, rng);
@@ -138,12 +140,13 @@ INSTANTIATE_TEST_SUITE_P(AllPaths, PackedMatmul,
                                   std::string(dtype_name(std::get<1>(info.param)));
                          });
 
-TEST(PackedLayout, OnlyQ4_0AndQ8_0WithWholeGroupsArePacked) {
+TEST(PackedLayout, OnlyPackableTypesWithWholeGroupsArePacked) {
   const uint8_t byte = 0;
   EXPECT_TRUE(can_pack(Tensor{"w", DType::Q4_0, {32, 16}, &byte}));
   EXPECT_TRUE(can_pack(Tensor{"w", DType::Q8_0, {64, 32}, &byte}));
   EXPECT_FALSE(can_pack(Tensor{"w", DType::Q8_0, {32, 24}, &byte}));  // 24 rows: not whole groups
-  EXPECT_FALSE(can_pack(Tensor{"w", DType::Q4_K, {256, 16}, &byte}));
+  EXPECT_TRUE(can_pack(Tensor{"w", DType::Q4_K, {256, 16}, &byte}));
+  EXPECT_FALSE(can_pack(Tensor{"w", DType::Q6_K, {256, 16}, &byte}));
   EXPECT_FALSE(can_pack(Tensor{"w", DType::F16, {32, 16}, &byte}));
   EXPECT_FALSE(can_pack(Tensor{"w", DType::Q4_0, {32, 16}, &byte, Layout::Interleaved16}));
 }

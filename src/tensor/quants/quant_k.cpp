@@ -190,13 +190,13 @@ void quantize_super_block_affine(const float* x, Block& y, uint8_t* L, int nmax,
   }
 }
 
-// Level of value i of a Q4_K/Q5_K super-block's low 4 bits: each 64 values share 32 bytes.
+
+}  // namespace
+
 int low_nibble_k(const uint8_t* qs, int i) {
   const uint8_t byte = qs[(i / 64) * 32 + i % 32];
   return (i % 64) < 32 ? byte & 0xF : byte >> 4;
 }
-
-}  // namespace
 
 ScaleMin scale_min_k4(const uint8_t* q, int j) {
   if (j < 4) return {uint8_t(q[j] & 63), uint8_t(q[j + 4] & 63)};

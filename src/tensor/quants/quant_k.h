@@ -27,4 +27,8 @@ struct ScaleMin {
 };
 ScaleMin scale_min_k4(const uint8_t* scales, int j);
 
+// Level (0-15) of value i of a Q4_K/Q5_K super-block's low 4 bits: each 64 values share 32
+// bytes, the first 32 values in the low nibbles and the next 32 in the high ones.
+int low_nibble_k(const uint8_t* qs, int i);
+
 }  // namespace lumen::quants
