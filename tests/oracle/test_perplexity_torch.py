@@ -1,9 +1,11 @@
 """`lumen perplexity` against the same measurement made with the PyTorch reference forward.
 
-The windowing is llama-perplexity's (windows of C tokens starting with BOS, the second half
-scored), computed here independently in float64. Tolerance: 1e-3 relative on the perplexity
-(lumen's default f16 KV cache rounds a little). Also: a KL-divergence run against its own base
-file must report 0 and 100% agreement.
+The windowing is llama-perplexity's, computed here independently in float64: the text's tokens
+(BOS first) are cut into windows of C, each window's first token is replaced by BOS, and
+positions C/2 .. C-2 are scored. Tolerance: 1e-3 relative on the perplexity (lumen's default
+f16 KV cache rounds a little). Also: a KL-divergence run against its own base file must report
+100% agreement and a KL within half a storage step of 0 (the file keeps log-probabilities in
+steps of at most 16/65535 nats).
 """
 import math
 import os
@@ -27,7 +29,8 @@ def main():
     corpus = os.path.join(a.source, "tests", "data", "corpus", "stories.txt")
     ids = subprocess.run([a.lumen, "tokenize", "-m", model, "-z", tok, "--ids", "-f", corpus],
                          check=True, capture_output=True, text=True).stdout
-    tokens = [int(t) for t in ids.strip().strip("[]").split(",")][1:]  # drop BOS: each window gets its own
+    tokens = [int(t) for t in ids.strip().strip("[]").split(",")]
+    assert tokens[0] == 1  # BOS
     cfg, w = llama_reference.load_llama2c(model)
     nll = []
     for start in range(0, len(tokens) - CONTEXT + 1, CONTEXT):
@@ -49,7 +52,7 @@ def main():
 
     checks = [("perplexity", abs(ours - ref) / ref <= 1e-3, f"lumen {ours:.4f} vs reference {ref:.4f}"),
               ("scored positions", scored == len(nll), f"{scored} vs {len(nll)}"),
-              ("self KL", kl == 0.0 and top1 == 100.0, f"KL {kl}, top-1 {top1}%")]
+              ("self KL", abs(kl) <= 8 / 65535 and top1 == 100.0, f"KL {kl}, top-1 {top1}%")]
     for name, ok, detail in checks:
         print(f"{'ok' if ok else 'FAIL'}: {name}: {detail}")
     failed = sum(not ok for _, ok, _ in checks)

@@ -1,17 +1,20 @@
 """What each quantized type costs in quality, measured end to end on stories260K.gguf.
 
 The F32 model writes its log-probabilities over tests/data/corpus/stories.txt
-(`lumen perplexity --kl-divergence-base`); each `lumen quantize` preset of it then runs through
-the quantized kernels (activations quantized to Q8_0 / Q8_K per token) and is compared:
-perplexity, KL divergence from the F32 model and top-1 agreement, plus how many tokens of the
-greedy story from "Once upon a time" agree with F32's before the first difference.
+(`lumen perplexity --kl-divergence-base`, llama-perplexity's windows and file layout); each
+`lumen quantize` preset of it then runs through the quantized kernels (activations quantized to
+Q8_0 / Q8_K per token, as ggml does) and is compared: perplexity, KL divergence from the F32
+model and top-1 agreement (llama-perplexity's "Mean KLD" and "Same top p"), plus how many tokens
+of the greedy story from "Once upon a time" agree with F32's before the first difference.
 stories260K's rows are 64 wide (172 for ffn_down): the 32-value types fit all but ffn_down,
 which falls back to F16; the K-quants need 256-wide rows, so K presets fall back per tensor
 (Q4_K -> Q5_0, Q6_K -> Q8_0, ...), and the "types used" column says what was actually written.
 
 Bounds (measured values with margin; they catch a broken kernel, which costs orders of
-magnitude more): KL per type below, Q8_0 top-1 agreement >= 97.5%. The table is printed and
-recorded in docs/QUANT.md.
+magnitude more): KL per type below, Q8_0 top-1 agreement >= 97.5%. Q8_0's top-1 agreement
+depends on tiny rounding differences (it ranges 98.0-98.8% over realizations of the activation
+rounding, and llama.cpp measures 98.04% on the same files; docs/QUANT.md explains), so the bound
+sits below that range, not at the issue's 99%. The table is printed and recorded in docs/QUANT.md.
 """
 import collections
 import os
