@@ -134,6 +134,21 @@ struct Avx2Pair {
     return {_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))),
             _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)))};
   }
+  static I sbytes_to_i32(const uint8_t* p) {
+    return {_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))),
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)))};
+  }
+  static I or_(I a, I b) { return {_mm256_or_si256(a.lo, b.lo), _mm256_or_si256(a.hi, b.hi)}; }
+  template <int M>
+  static I top_bits(I v) {
+    const __m256i m = _mm256_set1_epi8(0x30);
+    auto one = [&](__m256i x) {
+      if constexpr (M < 2) return _mm256_and_si256(_mm256_slli_epi16(x, 4 - 2 * M), m);
+      else if constexpr (M == 2) return _mm256_and_si256(x, m);
+      else return _mm256_and_si256(_mm256_srli_epi16(x, 2), m);
+    };
+    return {one(v.lo), one(v.hi)};
+  }
   static I add(I a, I b) { return {_mm256_add_epi32(a.lo, b.lo), _mm256_add_epi32(a.hi, b.hi)}; }
   static I mullo(I a, I b) { return {_mm256_mullo_epi32(a.lo, b.lo), _mm256_mullo_epi32(a.hi, b.hi)}; }
   static I dot_pairs(I acc, const uint8_t* p, int32_t pair) {

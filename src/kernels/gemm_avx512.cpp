@@ -91,6 +91,17 @@ struct Zmm {
   static I bytes_to_i32(const uint8_t* p) {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
+  static I sbytes_to_i32(const uint8_t* p) {
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static I or_(I a, I b) { return _mm512_or_si512(a, b); }
+  template <int M>
+  static I top_bits(I v) {
+    const I m = _mm512_set1_epi8(0x30);
+    if constexpr (M < 2) return _mm512_and_si512(_mm512_slli_epi16(v, 4 - 2 * M), m);
+    else if constexpr (M == 2) return _mm512_and_si512(v, m);
+    else return _mm512_and_si512(_mm512_srli_epi16(v, 2), m);
+  }
   static I add(I a, I b) { return _mm512_add_epi32(a, b); }
   static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
   static I dot_pairs(I acc, const uint8_t* p, int32_t pair) {

@@ -12,6 +12,8 @@
 // - Q4_K weights: Q8_K super-blocks, with the sums of the 8 sub-blocks of 32 as 16-bit pairs.
 //   Per super-block and row: isum = sum_j scale_j (u . x)_j and msum = sum_j min_j (sum x)_j,
 //   exact integers, then y = fma(float(isum), d * d_x, y) and y = fma(-float(msum), dmin * d_x, y).
+// - Q6_K weights: Q8_K super-blocks. Per super-block and row: isum = sum_k scale_k
+//   ((level . x)_k - 32 bsum_k) over the 16 sub-blocks of 16, then y = fma(float(isum), d * d_x, y).
 // Blocks are taken in column order, the same sequence of operations on every path and in every
 // tile shape: outputs are bit-identical across the three paths, thread counts, and a token
 // alone or inside a batch.
@@ -48,7 +50,7 @@ struct PackedArgs {
 // Computes y[t * rows + r] for the rows of groups [group_begin, group_end) and every token.
 using PackedGroups = void (*)(const PackedArgs& a, int64_t group_begin, int64_t group_end);
 
-// The kernel of each path for packed weights of type t (Q4_0, Q8_0, Q4_K); nullptr where the path
+// The kernel of each path for packed weights of type t (Q4_0, Q8_0, Q4_K, Q6_K); nullptr where the path
 // has none (another type, a CPU without VNNI for the AVX-512 path, a non-x86 build).
 PackedGroups packed_groups_scalar(DType t);
 PackedGroups packed_groups_avx2(DType t);

@@ -86,15 +86,62 @@ void dequantize_q4k(int i, const uint8_t* group_block, float* out) {
   }
 }
 
+// ---- Q6_K: low 4 bits as nibbles, top 2 bits four to a byte, regrouped per 32 values ----
+
+// Where value v (0-255) of row i lies: its nibble's byte (high nibble or not), and the byte
+// and shift of its top 2 bits.
+struct Q6KPlace {
+  size_t nibble_byte;
+  bool high_nibble;
+  size_t top_byte;
+  int top_shift;
+};
+static_assert(PackedQ6K::bytes == kPackRows * sizeof(quants::BlockQ6_K));
+
+Q6KPlace q6k_place(int v, int i) {
+  const int j = v / 32, w = v % 32, k = w % 16, h = w / 16, m = k / 4;
+  const size_t base = PackedQ6K::quants + PackedQ6K::chunk * j + 4 * size_t(i) + k % 4;
+  return {base + 64 * size_t(m), h == 1, base + PackedQ6K::high + 64 * size_t(h), 2 * m};
+}
+
+void pack_q6k(int i, const quants::BlockQ6_K& b, uint8_t* group_block) {
+  std::memcpy(group_block + PackedQ6K::d + 2 * i, &b.d, 2);
+  for (int k = 0; k < 16; ++k) group_block[PackedQ6K::scale + 16 * k + i] = uint8_t(b.scales[k]);
+  for (int v = 0; v < quants::kQK_K; ++v) {
+    const int level = quants::level_q6_k(b, v);
+    const Q6KPlace p = q6k_place(v, i);
+    uint8_t& nibbles = group_block[p.nibble_byte];
+    nibbles = p.high_nibble ? uint8_t((nibbles & 0x0F) | (level & 15) << 4) : uint8_t((nibbles & 0xF0) | (level & 15));
+    uint8_t& top = group_block[p.top_byte];
+    top = uint8_t((top & ~(3 << p.top_shift)) | (level >> 4) << p.top_shift);
+  }
+}
+
+// Row i's values, computed as dequantize_row_q6_k computes them.
+void dequantize_q6k(int i, const uint8_t* group_block, float* out) {
+  uint16_t d16;
+  std::memcpy(&d16, group_block + PackedQ6K::d + 2 * i, 2);
+  const float d = f16_to_f32(d16);
+  for (int v = 0; v < quants::kQK_K; ++v)
+    out[v] = d * int8_t(group_block[PackedQ6K::scale + 16 * (v / 16) + i]) * (packed_q6k_level(group_block, i, v) - 32);
+}
+
 // Bytes of one group block.
 size_t group_block_bytes(DType type) {
-  return type == DType::Q4_K ? PackedQ4K::bytes : kPackRows * dtype_info(type).block_bytes;
+  if (type == DType::Q4_K) return PackedQ4K::bytes;
+  return kPackRows * dtype_info(type).block_bytes;  // Q6_K: PackedQ6K::bytes, the same
 }
 
 }  // namespace
 
+int packed_q6k_level(const uint8_t* group_block, int i, int v) {
+  const Q6KPlace p = q6k_place(v, i);
+  const uint8_t nibbles = group_block[p.nibble_byte];
+  return (p.high_nibble ? nibbles >> 4 : nibbles & 15) | ((group_block[p.top_byte] >> p.top_shift) & 3) << 4;
+}
+
 bool can_pack(const Tensor& w) {
-  const bool type = w.type == DType::Q4_0 || w.type == DType::Q8_0 || w.type == DType::Q4_K;
+  const bool type = w.type == DType::Q4_0 || w.type == DType::Q8_0 || w.type == DType::Q4_K || w.type == DType::Q6_K;
   return w.layout == Layout::Rows && type && w.rows() > 0 && w.rows() % kPackRows == 0;
 }
 
@@ -115,6 +162,7 @@ void pack_groups(const Tensor& w, int64_t group_begin, int64_t group_end, uint8_
       for (int64_t b = 0; b < blocks; ++b) {
         uint8_t* group_block = group + b * packed_block;
         if (w.type == DType::Q4_K) pack_q4k(i, reinterpret_cast<const BlockQ4_K*>(row)[b], group_block);
+        else if (w.type == DType::Q6_K) pack_q6k(i, reinterpret_cast<const quants::BlockQ6_K*>(row)[b], group_block);
         else pack_block(w.type, i, row + b * block_bytes, group_block);
       }
     }
@@ -127,8 +175,11 @@ void dequantize_packed_row(const Tensor& w, int64_t r, float* out) {
   const int64_t block_elems = dtype_info(w.type).block_elems, blocks = w.row_length() / block_elems;
   const int i = int(r % kPackRows);
   const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r / kPackRows) * packed_group_bytes(w);
-  if (w.type == DType::Q4_K) {
-    for (int64_t b = 0; b < blocks; ++b) dequantize_q4k(i, group + b * packed_block, out + b * block_elems);
+  if (w.type == DType::Q4_K || w.type == DType::Q6_K) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      if (w.type == DType::Q4_K) dequantize_q4k(i, group + b * packed_block, out + b * block_elems);
+      else dequantize_q6k(i, group + b * packed_block, out + b * block_elems);
+    }
     return;
   }
   std::vector<uint8_t> row(size_t(blocks) * block_bytes);

@@ -54,6 +54,18 @@ float block_product(const uint8_t* block, int i, const BlockQ8_K& x, const Packe
   return std::fma(-float(msum), f16_at(block + PackedQ4K::dmin + 2 * i) * xk.d, y);
 }
 
+// Row i of a Q6_K group block against one Q8_K super-block: per sub-block of 16,
+// sum (level - 32) x = level . x - 32 * bsum, times the sub-block's signed scale.
+float block_product_q6k(const uint8_t* block, int i, const BlockQ8_K& x, const PackedActK& xk, float y) {
+  int32_t isum = 0;
+  for (int k = 0; k < 16; ++k) {
+    int32_t dot = -32 * x.bsums[k];
+    for (int v = 16 * k; v < 16 * k + 16; ++v) dot += packed_q6k_level(block, i, v) * x.qs[v];
+    isum += int32_t(int8_t(block[PackedQ6K::scale + 16 * k + i])) * dot;
+  }
+  return std::fma(float(isum), f16_at(block + PackedQ6K::d + 2 * i) * xk.d, y);
+}
+
 template <DType T>
 void groups(const PackedArgs& a, int64_t group_begin, int64_t group_end) {
   const size_t block_bytes = a.group_stride / size_t(a.blocks);
@@ -66,6 +78,8 @@ void groups(const PackedArgs& a, int64_t group_begin, int64_t group_end) {
           const int64_t xb = t * a.blocks + b;
           if constexpr (T == DType::Q4_K)
             y = block_product(block, i, static_cast<const BlockQ8_K*>(a.xq)[xb], a.xk[xb], y);
+          else if constexpr (T == DType::Q6_K)
+            y = block_product_q6k(block, i, static_cast<const BlockQ8_K*>(a.xq)[xb], a.xk[xb], y);
           else
             y = block_product<T>(block, i, static_cast<const BlockQ8_0*>(a.xq)[xb], a.xa[xb], y);
         }
@@ -80,6 +94,7 @@ PackedGroups packed_groups_scalar(DType t) {
     case DType::Q4_0: return &groups<DType::Q4_0>;
     case DType::Q8_0: return &groups<DType::Q8_0>;
     case DType::Q4_K: return &groups<DType::Q4_K>;
+    case DType::Q6_K: return &groups<DType::Q6_K>;
     default: return nullptr;
   }
 }

@@ -17,6 +17,8 @@
 //   bytes_to_i32(p)    16 unsigned bytes widened to 32 bits; add(I, I), mullo(I, I)
 //   dot_pairs(acc, p, pair)  acc + per lane i the 16-bit products of unsigned bytes p[2i],
 //                      p[2i + 1] with the signed 16-bit halves of pair (vpdpwssd)
+//   sbytes_to_i32(p)   16 signed bytes widened; or_(I, I); top_bits<M>(v) per byte
+//                      ((v >> 2M) & 3) << 4 (Q6_K's top 2 bits moved above the nibble)
 //
 // A tile is G groups x N tokens: each group block's weights are loaded and unpacked once and
 // used for N tokens (prefill); decode takes G groups from G places of the thread's rows at once
@@ -150,6 +152,62 @@ inline void tile_q4k(const PackedArgs& a, const int64_t* groups, int t0) {
     for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
 }
 
+// Q6_K group block (PackedQ6K): marks the Q6_K tile.
+template <class V>
+struct Q6K {
+  static constexpr size_t kBytes = PackedQ6K::bytes;
+};
+
+// The 8 vectors of levels of 32 values: nibble chunk c's low nibbles (vector c) and high ones
+// (vector 4 + c), each with its top 2 bits from top-bit chunk 0 or 1, bit pair c.
+template <class V, int C>
+inline void q6k_levels(const uint8_t* chunk, typename V::I* q) {
+  if constexpr (C < 4) {
+    const typename V::I v = V::load(chunk + 64 * C);
+    const typename V::I top0 = V::load(chunk + PackedQ6K::high), top1 = V::load(chunk + PackedQ6K::high + 64);
+    q[C] = V::or_(V::low(v), V::template top_bits<C>(top0));
+    q[C + 4] = V::or_(V::high(v), V::template top_bits<C>(top1));
+    q6k_levels<V, C + 1>(chunk, q);
+  }
+}
+
+// Groups groups[0 .. G) x tokens [t0, t0 + N) of Q6_K weights: per 32 values the levels are
+// built once for N tokens; the tokens' integer sums stay in registers across the super-block.
+template <class V, int G, int N>
+inline void tile_q6k(const PackedArgs& a, const int64_t* groups, int t0) {
+  using I = typename V::I;
+  typename V::F acc[G][N];
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
+  const auto* xq = static_cast<const BlockQ8_K*>(a.xq);
+  for (int64_t b = 0; b < a.blocks; ++b) {
+    for (int g = 0; g < G; ++g) {
+      const uint8_t* block = a.w + groups[g] * a.group_stride + b * PackedQ6K::bytes;
+      I isum[N];
+      for (int t = 0; t < N; ++t) isum[t] = V::splat(0);
+      for (int j = 0; j < 8; ++j) {
+        I q[8];
+        q6k_levels<V, 0>(block + PackedQ6K::quants + PackedQ6K::chunk * j, q);
+        for (int h = 0; h < 2; ++h) {  // sub-block 2j + h: vectors 4h .. 4h + 3
+          const int k = 2 * j + h;
+          const I scale = V::sbytes_to_i32(block + PackedQ6K::scale + 16 * k);
+          for (int t = 0; t < N; ++t) {
+            const BlockQ8_K& x = xq[int64_t(t0 + t) * a.blocks + b];
+            I dot = V::splat(-32 * x.bsums[k]);
+            for (int c = 0; c < 4; ++c) dot = V::dot(dot, q[4 * h + c], x4(x.qs + 16 * k, c));
+            isum[t] = V::add(isum[t], V::mullo(dot, scale));
+          }
+        }
+      }
+      const typename V::F d = V::scales(block + PackedQ6K::d);
+      for (int t = 0; t < N; ++t)
+        acc[g][t] = V::fma_int(isum[t], V::mul(d, a.xk[int64_t(t0 + t) * a.blocks + b].d), acc[g][t]);
+    }
+  }
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+}
+
 // Groups groups[0 .. G) x tokens [t0, t0 + N).
 template <class K, class V, int G, int N>
 inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
@@ -173,6 +231,7 @@ inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
 template <class K, class V, int G, int N>
 inline void run_tile(const PackedArgs& a, const int64_t* groups, int t0) {
   if constexpr (std::is_same_v<K, Q4K<V>>) tile_q4k<V, G, N>(a, groups, t0);
+  else if constexpr (std::is_same_v<K, Q6K<V>>) tile_q6k<V, G, N>(a, groups, t0);
   else tile<K, V, G, N>(a, groups, t0);
 }
 
@@ -212,6 +271,7 @@ PackedGroups select(DType t) {
     case DType::Q4_0: return &groups<Q4<V>, V>;
     case DType::Q8_0: return &groups<Q8<V>, V>;
     case DType::Q4_K: return &groups<Q4K<V>, V>;
+    case DType::Q6_K: return &groups<Q6K<V>, V>;
     default: return nullptr;
   }
 }

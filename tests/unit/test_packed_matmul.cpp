@@ -1,4 +1,4 @@
-// Q4_0 / Q8_0 / Q4_K weights repacked to Layout::Interleaved16 (kernels/packed_layout.h) and their
+// Q4_0 / Q8_0 / Q4_K / Q6_K weights repacked to Layout::Interleaved16 (kernels/packed_layout.h) and their
 // kernels (packed_kernel.h), on every path this CPU has:
 //  1. packing loses nothing: every row dequantized from the packed bytes equals the row
 //     dequantized from the GGUF bytes, exactly;
@@ -10,7 +10,7 @@
 //     ~n 2^-24 of it) and the two within twice that of each other;
 //  4. a token's outputs are bit-identical alone and inside a batch, for every thread count.
 // Row counts are multiples of 16 (1, 3, 9 groups: the decode tiles of 4 groups and their
-// remainder), row lengths 1 to 9 blocks (super-blocks for Q4_K), token counts on both sides of
+// remainder), row lengths 1 to 9 blocks (super-blocks for the K-quants), token counts on both sides of
 // the prefill tile.
 #include <gtest/gtest.h>
 
@@ -27,7 +27,7 @@
 namespace lumen {
 namespace {
 
-constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K};
+constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
 constexpr int kTokenCounts[] = {1, 2, 5, 9, 17, 70};
 constexpr int64_t kRowCounts[] = {16, 48, 144};
 constexpr int kBlockCounts[] = {1, 2, 3, 9};
@@ -146,7 +146,8 @@ TEST(PackedLayout, OnlyPackableTypesWithWholeGroupsArePacked) {
   EXPECT_TRUE(can_pack(Tensor{"w", DType::Q8_0, {64, 32}, &byte}));
   EXPECT_FALSE(can_pack(Tensor{"w", DType::Q8_0, {32, 24}, &byte}));  // 24 rows: not whole groups
   EXPECT_TRUE(can_pack(Tensor{"w", DType::Q4_K, {256, 16}, &byte}));
-  EXPECT_FALSE(can_pack(Tensor{"w", DType::Q6_K, {256, 16}, &byte}));
+  EXPECT_TRUE(can_pack(Tensor{"w", DType::Q6_K, {256, 16}, &byte}));
+  EXPECT_FALSE(can_pack(Tensor{"w", DType::Q5_K, {256, 16}, &byte}));
   EXPECT_FALSE(can_pack(Tensor{"w", DType::F16, {32, 16}, &byte}));
   EXPECT_FALSE(can_pack(Tensor{"w", DType::Q4_0, {32, 16}, &byte, Layout::Interleaved16}));
 }

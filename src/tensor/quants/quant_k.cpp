@@ -312,16 +312,18 @@ void dequantize_row_q5_k(const BlockQ5_K* x, float* y, int64_t n) {
   }
 }
 
+int level_q6_k(const BlockQ6_K& b, int v) {
+  const int half = v / 128, r = v % 128, quarter = r / 32, l = r % 32;
+  const uint8_t lbyte = b.ql[64 * half + 32 * (quarter & 1) + l];
+  const int low = quarter < 2 ? lbyte & 0xF : lbyte >> 4;
+  const int high = (b.qh[32 * half + l] >> (2 * quarter)) & 3;
+  return low | high << 4;
+}
+
 void dequantize_row_q6_k(const BlockQ6_K* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const float d = f16_to_f32(x[i].d);
-    for (int v = 0; v < kQK_K; ++v) {
-      const int half = v / 128, r = v % 128, quarter = r / 32, l = r % 32;
-      const uint8_t lbyte = x[i].ql[64 * half + 32 * (quarter & 1) + l];
-      const int low = quarter < 2 ? lbyte & 0xF : lbyte >> 4;
-      const int high = (x[i].qh[32 * half + l] >> (2 * quarter)) & 3;
-      *y++ = d * x[i].scales[v / kSub6] * ((low | high << 4) - 32);
-    }
+    for (int v = 0; v < kQK_K; ++v) *y++ = d * x[i].scales[v / kSub6] * (level_q6_k(x[i], v) - 32);
   }
 }
 

@@ -31,4 +31,7 @@ ScaleMin scale_min_k4(const uint8_t* scales, int j);
 // bytes, the first 32 values in the low nibbles and the next 32 in the high ones.
 int low_nibble_k(const uint8_t* qs, int i);
 
+// Level (0-63) of value v of a Q6_K super-block: value = d * scale * (level - 32).
+int level_q6_k(const BlockQ6_K& b, int v);
+
 }  // namespace lumen::quants
