@@ -56,6 +56,18 @@ size_t q4k_quant_byte(int v, int i) {
 }
 bool q4k_high_nibble(int v) { return v % 32 >= 16; }
 
+// Row i's 256 levels as the nibbles of 8 runs of 4 chunks of 64 bytes, `stride` bytes apart:
+// run j holds values 32j + 4c + k in the low nibble of byte 64c + 4i + k and 32j + 16 + 4c + k
+// in its high nibble (Q4_K's quants, Q6_K's low 4 bits).
+void write_nibbles(const uint8_t* levels, int i, uint8_t* runs, size_t stride) {
+  for (int j = 0; j < 8; ++j)
+    for (int c = 0; c < 4; ++c)
+      for (int k = 0; k < 4; ++k) {
+        const int v = 32 * j + 4 * c + k;
+        runs[stride * j + 64 * c + 4 * i + k] = uint8_t((levels[v] & 15) | (levels[v + 16] & 15) << 4);
+      }
+}
+
 void pack_q4k(int i, const BlockQ4_K& b, uint8_t* group_block) {
   std::memcpy(group_block + PackedQ4K::d + 2 * i, &b.d, 2);
   std::memcpy(group_block + PackedQ4K::dmin + 2 * i, &b.dmin, 2);
@@ -64,11 +76,9 @@ void pack_q4k(int i, const BlockQ4_K& b, uint8_t* group_block) {
     group_block[PackedQ4K::scale + 16 * j + i] = sm.scale;
     group_block[PackedQ4K::min + 32 * (j / 2) + 2 * i + j % 2] = sm.min;
   }
-  for (int v = 0; v < quants::kQK_K; ++v) {
-    uint8_t& byte = group_block[q4k_quant_byte(v, i)];
-    const int level = quants::low_nibble_k(b.qs, v);
-    byte = q4k_high_nibble(v) ? uint8_t((byte & 0x0F) | level << 4) : uint8_t((byte & 0xF0) | level);
-  }
+  uint8_t levels[quants::kQK_K];
+  quants::low_nibbles_k(b.qs, levels);
+  write_nibbles(levels, i, group_block + PackedQ4K::quants, 256);
 }
 
 // Row i's values, computed as dequantize_row_q4_k computes them (so they are equal, bit for bit).
@@ -107,14 +117,18 @@ Q6KPlace q6k_place(int v, int i) {
 void pack_q6k(int i, const quants::BlockQ6_K& b, uint8_t* group_block) {
   std::memcpy(group_block + PackedQ6K::d + 2 * i, &b.d, 2);
   for (int k = 0; k < 16; ++k) group_block[PackedQ6K::scale + 16 * k + i] = uint8_t(b.scales[k]);
-  for (int v = 0; v < quants::kQK_K; ++v) {
-    const int level = quants::level_q6_k(b, v);
-    const Q6KPlace p = q6k_place(v, i);
-    uint8_t& nibbles = group_block[p.nibble_byte];
-    nibbles = p.high_nibble ? uint8_t((nibbles & 0x0F) | (level & 15) << 4) : uint8_t((nibbles & 0xF0) | (level & 15));
-    uint8_t& top = group_block[p.top_byte];
-    top = uint8_t((top & ~(3 << p.top_shift)) | (level >> 4) << p.top_shift);
-  }
+  uint8_t levels[quants::kQK_K];
+  quants::levels_q6_k(b, levels);
+  write_nibbles(levels, i, group_block + PackedQ6K::quants, PackedQ6K::chunk);
+  // Top bits: byte 64h + 4i + k of run j's top chunks holds, in bit pair m, vector 4h + m's
+  // value: 32j + 16h + 4m + k.
+  for (int j = 0; j < 8; ++j)
+    for (int h = 0; h < 2; ++h)
+      for (int k = 0; k < 4; ++k) {
+        uint8_t top = 0;
+        for (int m = 0; m < 4; ++m) top |= uint8_t((levels[32 * j + 16 * h + 4 * m + k] >> 4) << (2 * m));
+        group_block[PackedQ6K::quants + PackedQ6K::chunk * j + PackedQ6K::high + 64 * h + 4 * i + k] = top;
+      }
 }
 
 // Row i's values, computed as dequantize_row_q6_k computes them.

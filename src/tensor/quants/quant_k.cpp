@@ -193,9 +193,12 @@ void quantize_super_block_affine(const float* x, Block& y, uint8_t* L, int nmax,
 
 }  // namespace
 
-int low_nibble_k(const uint8_t* qs, int i) {
-  const uint8_t byte = qs[(i / 64) * 32 + i % 32];
-  return (i % 64) < 32 ? byte & 0xF : byte >> 4;
+void low_nibbles_k(const uint8_t* qs, uint8_t* levels) {
+  for (int p = 0; p < kQK_K / 64; ++p)
+    for (int l = 0; l < 32; ++l) {
+      levels[64 * p + l] = qs[32 * p + l] & 0xF;
+      levels[64 * p + 32 + l] = qs[32 * p + l] >> 4;
+    }
 }
 
 ScaleMin scale_min_k4(const uint8_t* q, int j) {
@@ -294,9 +297,11 @@ void quantize_row_q8_k(const float* x, BlockQ8_K* y, int64_t n) {
 void dequantize_row_q4_k(const BlockQ4_K* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const float d = f16_to_f32(x[i].d), dmin = f16_to_f32(x[i].dmin);
+    uint8_t levels[kQK_K];
+    low_nibbles_k(x[i].qs, levels);
     for (int v = 0; v < kQK_K; ++v) {
       const ScaleMin sm = scale_min_k4(x[i].scales, v / kSub);
-      *y++ = d * sm.scale * low_nibble_k(x[i].qs, v) - dmin * sm.min;
+      *y++ = d * sm.scale * levels[v] - dmin * sm.min;
     }
   }
 }
@@ -304,26 +309,35 @@ void dequantize_row_q4_k(const BlockQ4_K* x, float* y, int64_t n) {
 void dequantize_row_q5_k(const BlockQ5_K* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const float d = f16_to_f32(x[i].d), dmin = f16_to_f32(x[i].dmin);
+    uint8_t levels[kQK_K];
+    low_nibbles_k(x[i].qs, levels);
     for (int v = 0; v < kQK_K; ++v) {
       const ScaleMin sm = scale_min_k4(x[i].scales, v / kSub);
       const int high = (x[i].qh[v % 32] >> (v / 32)) & 1;  // sub-block s uses bit s of qh
-      *y++ = d * sm.scale * (low_nibble_k(x[i].qs, v) + 16 * high) - dmin * sm.min;
+      *y++ = d * sm.scale * (levels[v] + 16 * high) - dmin * sm.min;
     }
   }
 }
 
-int level_q6_k(const BlockQ6_K& b, int v) {
-  const int half = v / 128, r = v % 128, quarter = r / 32, l = r % 32;
-  const uint8_t lbyte = b.ql[64 * half + 32 * (quarter & 1) + l];
-  const int low = quarter < 2 ? lbyte & 0xF : lbyte >> 4;
-  const int high = (b.qh[32 * half + l] >> (2 * quarter)) & 3;
-  return low | high << 4;
+void levels_q6_k(const BlockQ6_K& b, uint8_t* levels) {
+  for (int half = 0; half < 2; ++half)
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t* ql = b.ql + 64 * half + l;
+      const uint8_t qh = b.qh[32 * half + l];
+      uint8_t* out = levels + 128 * half + l;
+      out[0] = uint8_t((ql[0] & 0xF) | (qh & 3) << 4);
+      out[32] = uint8_t((ql[32] & 0xF) | ((qh >> 2) & 3) << 4);
+      out[64] = uint8_t((ql[0] >> 4) | ((qh >> 4) & 3) << 4);
+      out[96] = uint8_t((ql[32] >> 4) | ((qh >> 6) & 3) << 4);
+    }
 }
 
 void dequantize_row_q6_k(const BlockQ6_K* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const float d = f16_to_f32(x[i].d);
-    for (int v = 0; v < kQK_K; ++v) *y++ = d * x[i].scales[v / kSub6] * (level_q6_k(x[i], v) - 32);
+    uint8_t levels[kQK_K];
+    levels_q6_k(x[i], levels);
+    for (int v = 0; v < kQK_K; ++v) *y++ = d * x[i].scales[v / kSub6] * (levels[v] - 32);
   }
 }
 

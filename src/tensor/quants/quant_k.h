@@ -27,11 +27,11 @@ struct ScaleMin {
 };
 ScaleMin scale_min_k4(const uint8_t* scales, int j);
 
-// Level (0-15) of value i of a Q4_K/Q5_K super-block's low 4 bits: each 64 values share 32
+// The 256 levels (0-15) of a Q4_K/Q5_K super-block's low 4 bits: each 64 values share 32
 // bytes, the first 32 values in the low nibbles and the next 32 in the high ones.
-int low_nibble_k(const uint8_t* qs, int i);
+void low_nibbles_k(const uint8_t* qs, uint8_t* levels);
 
-// Level (0-63) of value v of a Q6_K super-block: value = d * scale * (level - 32).
-int level_q6_k(const BlockQ6_K& b, int v);
+// The 256 levels (0-63) of a Q6_K super-block: value = d * scale * (level - 32).
+void levels_q6_k(const BlockQ6_K& b, uint8_t* levels);
 
 }  // namespace lumen::quants
