@@ -8,7 +8,12 @@
 namespace lumen {
 
 void attend(const AttentionHead& h, float* scores, float* out) {
-  const KvRowOps& ops = kv_row_ops();
+  if (kernel_isa() != Isa::Scalar) return attend_avx2(h, scores, out);
+  attend_reference(h, scores, out);
+}
+
+void attend_reference(const AttentionHead& h, float* scores, float* out) {
+  const KvRowOps& ops = kv_row_ops_scalar();
   const float norm = std::sqrt(float(h.head_dim));
   const int32_t first = h.first_position, count = h.n_positions - first;
   for (int32_t p = first; p < h.n_positions; ++p)

@@ -30,7 +30,12 @@ struct AttentionHead {
 };
 
 // out[head_dim] = attention of one head over positions first_position..n_positions-1, the last
-// being the query's own; scratch holds n_positions floats.
+// being the query's own; scratch holds n_positions floats. The path follows the kernel ISA.
 void attend(const AttentionHead& head, float* scratch, float* out);
+
+// The scalar reference twin (the scalar path), and the AVX2 path (kv_rows_avx2.cpp: the same
+// arithmetic up to summation order).
+void attend_reference(const AttentionHead& head, float* scratch, float* out);
+void attend_avx2(const AttentionHead& head, float* scratch, float* out);
 
 }  // namespace lumen

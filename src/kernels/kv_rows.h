@@ -17,7 +17,4 @@ struct KvRowOps {
 const KvRowOps& kv_row_ops_scalar();
 const KvRowOps& kv_row_ops_avx2();
 
-// The path for the kernel ISA in use (AVX-512 machines use the AVX2 path: these rows are short).
-const KvRowOps& kv_row_ops(Isa isa = kernel_isa());
-
 }  // namespace lumen

@@ -36,6 +36,4 @@ const KvRowOps& kv_row_ops_scalar() {
   return ops;
 }
 
-const KvRowOps& kv_row_ops(Isa isa) { return isa == Isa::Scalar ? kv_row_ops_scalar() : kv_row_ops_avx2(); }
-
 }  // namespace lumen
