@@ -48,7 +48,10 @@ describe('lumen serve with the openai client', () => {
       chunks++;
     }
     assert.equal(text, whole.choices[0].message.content);
-    assert.ok(chunks > 2, `only ${chunks} chunks`);
+    // The server sends what the engine produced since its last write, so on a loaded machine a
+    // fast model's tokens can arrive coalesced: more than one chunk is all that is certain here
+    // (token-by-token arrival over a slow connection is the chat page test's job).
+    assert.ok(chunks > 1, `only ${chunks} chunk`);
     assert.equal(finish, whole.choices[0].finish_reason);
     assert.equal(usage.completion_tokens, whole.usage.completion_tokens);
   });
