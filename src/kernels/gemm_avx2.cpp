@@ -172,6 +172,7 @@ namespace lumen {
 GemmRows gemm_rows_avx2(DType t) { return gemm::select<Avx2>(t); }
 QGemmRows qgemm_rows_avx2(DType t) { return qgemm::select<Avx2Dot>(t); }
 QuantizeQ8_0 quantize_q8_0_avx2() { return &qgemm::quantize_q8_0; }
+QuantizeQ8_K quantize_q8_k_avx2() { return &qgemm::quantize_q8_k; }
 PackedGroups packed_groups_avx2(DType t) { return packed::select<Avx2Pair>(t); }
 }  // namespace lumen
 
@@ -181,6 +182,7 @@ namespace lumen {
 GemmRows gemm_rows_avx2(DType) { return nullptr; }
 QGemmRows qgemm_rows_avx2(DType) { return nullptr; }
 QuantizeQ8_0 quantize_q8_0_avx2() { return nullptr; }
+QuantizeQ8_K quantize_q8_k_avx2() { return nullptr; }
 PackedGroups packed_groups_avx2(DType) { return nullptr; }
 }  // namespace lumen
 

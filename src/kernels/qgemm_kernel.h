@@ -49,6 +49,10 @@ using QGemmRows = void (*)(const QGemmArgs& a, int64_t row_begin, int64_t row_en
 using QuantizeQ8_0 = void (*)(const float* x, quants::BlockQ8_0* y, int64_t n);
 QuantizeQ8_0 quantize_q8_0_avx2();
 
+// The same for Q8_K (n a multiple of 256), as quantize_row(DType::Q8_K, ...) does.
+using QuantizeQ8_K = void (*)(const float* x, quants::BlockQ8_K* y, int64_t n);
+QuantizeQ8_K quantize_q8_k_avx2();
+
 // The kernel of each path for weights of type t; nullptr where the path has none (a type
 // without a quantized kernel, a CPU without VNNI for the AVX-512 path, a non-x86 build).
 QGemmRows qgemm_rows_scalar(DType t);

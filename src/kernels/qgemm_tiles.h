@@ -317,6 +317,45 @@ inline void quantize_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
   }
 }
 
+// quantize_row(DType::Q8_K, ...) eight values per instruction, bit for bit: the same signed
+// max (the first value of the largest magnitude), iscale = -127 / max and d = 1 / iscale in
+// f32, iscale * x rounded to nearest even as ggml's nearest_int does (vcvtps2dq in the default
+// rounding mode), capped at 127, and the sums of each 16 values.
+inline void quantize_q8_k(const float* x, BlockQ8_K* y, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
+    __m256 amax8 = _mm256_setzero_ps();
+    for (int k = 0; k < kQK_K; k += 8) amax8 = _mm256_max_ps(amax8, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    const float amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    if (amax == 0) {
+      std::memset(&y[i], 0, sizeof y[i]);
+      continue;
+    }
+    int first = 0;
+    while (std::fabs(x[first]) != amax) ++first;
+    const float iscale = -127.f / x[first];
+    const __m256 scale = _mm256_set1_ps(iscale);
+    for (int g = 0; g < kQK_K / 16; ++g) {
+      const __m256i lo = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(scale, _mm256_loadu_ps(x + 16 * g))),
+                                          _mm256_set1_epi32(127));
+      const __m256i hi = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(scale, _mm256_loadu_ps(x + 16 * g + 8))),
+                                          _mm256_set1_epi32(127));
+      // Packing interleaves the 128-bit lanes: 16-bit order lo0-3 hi0-3 lo4-7 hi4-7.
+      const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
+      const __m128i bytes16 = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs + 16 * g), bytes16);
+      const __m256i sum8 = _mm256_add_epi32(lo, hi);
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+      y[i].bsums[g] = int16_t(_mm_cvtsi128_si32(s4));
+    }
+    y[i].d = 1 / iscale;
+  }
+}
+
 // ---- the tiles ----
 
 // Rows [r0, r0 + R) x tokens [t0, t0 + N): each weight block is unpacked once for N tokens.

@@ -127,14 +127,18 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
                     xq_stride, s.xs.data(), y, n_tokens};
 
   // Activations round as ggml's quantize_row_q8_0/q8_K round them: the project's quantizer, or
-  // for Q8_0 on a SIMD path its bit-identical AVX2 form.
-  const QuantizeQ8_0 fast_q8_0 = kernel_isa() == Isa::Scalar ? nullptr : quantize_q8_0_avx2();
+  // on a SIMD path its bit-identical AVX2 form.
+  const bool simd = kernel_isa() != Isa::Scalar;
+  const QuantizeQ8_0 fast_q8_0 = simd ? quantize_q8_0_avx2() : nullptr;
+  const QuantizeQ8_K fast_q8_k = simd ? quantize_q8_k_avx2() : nullptr;
   const int offset = quant_offset(w.type, w.layout);
   auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
     for (int64_t t = t_begin; t < t_end; ++t) {
       uint8_t* xq = s.xq.data() + t * xq_stride;
       if (act == DType::Q8_0 && fast_q8_0)
         fast_q8_0(x + t * cols, reinterpret_cast<BlockQ8_0*>(xq), cols);
+      else if (act == DType::Q8_K && fast_q8_k)
+        fast_q8_k(x + t * cols, reinterpret_cast<quants::BlockQ8_K*>(xq), cols);
       else
         quantize_row(act, x + t * cols, xq, cols);
       // What the kernel needs of each block besides its quants (none for row-major K-quants).

@@ -190,6 +190,28 @@ TEST(QuantMatmulPaths, SimdActivationQuantizerEqualsQuantizeRow) {
   }
 }
 
+TEST(QuantMatmulPaths, SimdQ8KQuantizerEqualsQuantizeRow) {
+  const QuantizeQ8_K fast = quantize_q8_k_avx2();
+  if (!fast || !isa_supported(Isa::Avx2)) GTEST_SKIP() << "needs AVX2";
+  std::mt19937 rng(6);
+  std::vector<float> x = random_values(256 * 12, rng);
+  // Ties at many levels; the largest magnitude, 15.75, first taken by a negative value (x[0]).
+  for (int j = 0; j < 256; ++j) x[j] = (float(j % 64) - 31.5f) * 0.5f;
+  for (int j = 256; j < 512; ++j) x[j] = 0;                            // all zero: d = 0
+  for (int j = 512; j < 768; ++j) x[j] = j % 2 ? 3.0f : -3.0f;         // equal magnitudes: the first wins
+  for (int j = 768; j < 1024; ++j) x[j] *= 1e-30f;                     // tiny values
+  std::vector<quants::BlockQ8_K> want(12), got(12);
+  quantize_row(DType::Q8_K, x.data(), want.data(), int64_t(x.size()));
+  fast(x.data(), got.data(), int64_t(x.size()));
+  for (int b = 0; b < 12; ++b) {
+    EXPECT_EQ(got[b].d, want[b].d) << "block " << b;
+    EXPECT_EQ(std::vector<int8_t>(got[b].qs, got[b].qs + 256), std::vector<int8_t>(want[b].qs, want[b].qs + 256))
+        << "block " << b;
+    EXPECT_EQ(std::vector<int16_t>(got[b].bsums, got[b].bsums + 16), std::vector<int16_t>(want[b].bsums, want[b].bsums + 16))
+        << "block " << b;
+  }
+}
+
 TEST(QuantMatmulPaths, DequantizeRowHandlesEveryQuantType) {
   std::mt19937 rng(8);
   for (DType type : kTypes) {
