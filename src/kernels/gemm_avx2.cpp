@@ -1,5 +1,5 @@
-// AVX2 + FMA + F16C kernels: 8 floats per register, 4 rows x 2 tokens register tile (8
-// accumulators, 2 activations and a weight register fit the 16 ymm registers without spills).
+// AVX2 + FMA + F16C kernels: 8 floats per register, 4 rows x 2 tokens prefill tile (8
+// accumulators, 4 weight registers and an activation register fit the 16 ymm registers).
 // The quantized kernels (qgemm_tiles.h, and packed_tiles.h on pairs of registers) take their
 // byte dot products from vpmaddubsw + vpmaddwd.
 // Compiled for AVX2 by the pragma below whatever the build flags, and called only when the CPU
@@ -41,6 +41,7 @@ namespace {
 struct Avx2 {
   using Reg = __m256;
   static constexpr int kWidth = 8;
+  static constexpr int kRows = 4;
   static constexpr int kTokens = 2;
 
   static Reg zero() { return _mm256_setzero_ps(); }

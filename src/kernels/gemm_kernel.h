@@ -21,7 +21,8 @@ struct GemmArgs {
 // Computes y[t * rows + r] for r in [row_begin, row_end) and every token t.
 using GemmRows = void (*)(const GemmArgs& a, int64_t row_begin, int64_t row_end);
 
-// Threads split the rows in multiples of this, so that each thread's range is whole tiles.
+// Threads split the rows in multiples of this, so that each thread's range is whole tiles (the
+// AVX-512 float tile has 6 rows: the up to 5 rows left at a range's end take 1-row tiles).
 constexpr int64_t kGemmRowTile = 4;
 
 // The kernel of each SIMD path for weights of type t; nullptr where the path has none

@@ -2,15 +2,18 @@
 // The register-tiled matrix product shared by every SIMD path. An ISA file includes this under
 // its own `target` pragma and instantiates gemm_rows<V, T> with a traits type V that wraps the
 // intrinsics:
-//   Reg, kWidth (floats per register), kTokens (token columns of the register tile),
-//   zero(), fma(a, b, acc), sum(reg), load_x(const float*), load_w<T>(const uint8_t* row, i).
-// Prefill: a tile holds kGemmRowTile weight rows x V::kTokens tokens of accumulators, so every
-// weight register loaded (and widened from f16/bf16) feeds kTokens FMAs and every activation
-// register kGemmRowTile FMAs: the product becomes compute bound.
-// Decode (fewer tokens than kTokens): memory bound, so the only goal is to stream the weights
-// at full bandwidth. Each thread reads its rows one after another, a single sequential stream:
-// on the Zen 4 development machine that runs 1.5x faster than four interleaved rows (the
-// hardware prefetchers follow one stream best; docs/PERF.md has the measurements).
+//   Reg, kWidth (floats per register), kRows and kTokens (weight rows and token columns of the
+//   prefill register tile), zero(), fma(a, b, acc), sum(reg), load_x(const float*),
+//   load_w<T>(const uint8_t* row, i).
+// Prefill: a tile holds kRows weight rows x kTokens tokens of accumulators. Each step loads
+// (and widens from f16/bf16) one register of every row, then streams the tokens' activation
+// registers past them, so every weight register feeds kTokens FMAs and every activation
+// register kRows FMAs: the product is bound by FMA throughput, not by loads.
+// Decode (fewer tokens than kTokens): memory bound, so the goal is to stream the weights at
+// full bandwidth. Each thread splits its rows into kDecodeRuns runs and reads one row of each
+// run at a time: four streams far apart, which this VM's memory serves faster than one stream
+// or than adjacent rows, and four independent FMA chains (one chain of 4-cycle FMAs on 16 f16
+// weights reads only 8 bytes a cycle, less than a core's share of the bandwidth).
 //
 // Every tile sums each output with one accumulator in column order, so an output's value does
 // not depend on the tile that computed it: results are the same for any thread count, and a
@@ -27,8 +30,11 @@ namespace lumen::gemm {
 
 // Tokens per outer block: the block's activations (64 x cols floats) stay in L2 while every
 // row tile of the thread's range streams past them, so prefill reads the weights once per 64
-// tokens instead of once per token tile.
+// tokens instead of once per token tile. (Rounded down to whole token tiles in gemm_rows.)
 constexpr int kTokenBlock = 64;
+
+// Row runs a decode thread reads at once (see the top of the file).
+constexpr int kDecodeRuns = 4;
 
 constexpr size_t elem_bytes(DType t) { return t == DType::F32 ? 4 : 2; }
 
@@ -48,59 +54,93 @@ inline typename V::Reg load_x_tail(const float* x, int n) {
   return V::load_x(buf);
 }
 
-// One R x N tile: rows [r0, r0 + R), tokens [t0, t0 + N).
+// Keeps a loaded register in a register: without it GCC folds the load of an activation (or of
+// an f32 weight) into each of the FMAs that use it, and the tile issues a load per FMA instead
+// of one per register (F32 prefill ran at 0.35x the F16 speed that way).
+template <class Reg>
+inline void in_register(Reg& v) {
+  asm("" : "+v"(v));
+}
+
+// One R x N tile: rows r0, r0 + step, ..., r0 + (R - 1) * step; tokens [t0, t0 + N). If next
+// is given, R rows from there (row_stride apart) are prefetched into L2 along the way.
 template <class V, DType T, int R, int N>
-inline void tile(const GemmArgs& a, int64_t r0, int t0) {
+inline void tile(const GemmArgs& a, int64_t r0, int64_t step, int t0, const uint8_t* next = nullptr) {
   using Reg = typename V::Reg;
   Reg acc[R][N];
   const uint8_t* w[R];
   const float* x[N];
-  for (int r = 0; r < R; ++r) w[r] = a.w + (r0 + r) * a.row_stride;
+  for (int r = 0; r < R; ++r) w[r] = a.w + (r0 + r * step) * a.row_stride;
   for (int t = 0; t < N; ++t) x[t] = a.x + (t0 + t) * a.cols;
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < N; ++t) acc[r][t] = V::zero();
 
   int64_t c = 0;
   for (; c + V::kWidth <= a.cols; c += V::kWidth) {
-    Reg xv[N];
-    for (int t = 0; t < N; ++t) xv[t] = V::load_x(x[t] + c);
+    Reg wv[R];
+    if (next)
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(next + r * a.row_stride + c * elem_bytes(T)), _MM_HINT_T1);
     for (int r = 0; r < R; ++r) {
-      const Reg wv = V::template load_w<T>(w[r], c);
-      for (int t = 0; t < N; ++t) acc[r][t] = V::fma(wv, xv[t], acc[r][t]);
+      wv[r] = V::template load_w<T>(w[r], c);
+      if constexpr (N > 1) in_register(wv[r]);
+    }
+    for (int t = 0; t < N; ++t) {
+      Reg xv = V::load_x(x[t] + c);
+      if constexpr (R > 1) in_register(xv);
+      for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
     }
   }
   if (const int n = int(a.cols - c); n > 0) {
-    Reg xv[N];
-    for (int t = 0; t < N; ++t) xv[t] = load_x_tail<V>(x[t] + c, n);
-    for (int r = 0; r < R; ++r) {
-      const Reg wv = load_w_tail<V, T>(w[r], c, n);
-      for (int t = 0; t < N; ++t) acc[r][t] = V::fma(wv, xv[t], acc[r][t]);
+    Reg wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load_w_tail<V, T>(w[r], c, n);
+    for (int t = 0; t < N; ++t) {
+      const Reg xv = load_x_tail<V>(x[t] + c, n);
+      for (int r = 0; r < R; ++r) acc[r][t] = V::fma(wv[r], xv, acc[r][t]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < N; ++t) a.y[int64_t(t0 + t) * a.rows + r0 + r] = V::sum(acc[r][t]);
+    for (int t = 0; t < N; ++t) a.y[int64_t(t0 + t) * a.rows + r0 + r * step] = V::sum(acc[r][t]);
 }
 
-// Rows [r0, r0 + R) against tokens [t_begin, t_end): full token tiles, then single tokens.
+// An R x n tile for a run-time n < N; n == 0 does nothing.
+template <class V, DType T, int R, int N>
+inline void tile_n(const GemmArgs& a, int64_t r0, int64_t step, int t0, int n) {
+  if constexpr (N > 1) {
+    if (n == N - 1) return tile<V, T, R, N - 1>(a, r0, step, t0);
+    tile_n<V, T, R, N - 1>(a, r0, step, t0, n);
+  }
+}
+
+// R rows (r0, r0 + step, ...) against tokens [t_begin, t_end): full tiles, then the rest.
 template <class V, DType T, int R>
-inline void row_tile(const GemmArgs& a, int64_t r0, int t_begin, int t_end) {
+inline void row_tile(const GemmArgs& a, int64_t r0, int64_t step, int t_begin, int t_end) {
   int t = t_begin;
-  for (; t + V::kTokens <= t_end; t += V::kTokens) tile<V, T, R, V::kTokens>(a, r0, t);
-  for (; t < t_end; ++t) tile<V, T, R, 1>(a, r0, t);
+  // The first tile of a prefill row tile also pulls the next row tile's weights into L2, so
+  // that tile does not start on a wait for memory (+3 % on one thread; docs/PERF.md).
+  if (R > 1 && step == 1 && t + V::kTokens <= t_end && r0 + 2 * R <= a.rows) {
+    tile<V, T, R, V::kTokens>(a, r0, step, t, a.w + (r0 + R) * a.row_stride);
+    t += V::kTokens;
+  }
+  for (; t + V::kTokens <= t_end; t += V::kTokens) tile<V, T, R, V::kTokens>(a, r0, step, t);
+  tile_n<V, T, R, V::kTokens>(a, r0, step, t, t_end - t);
 }
 
 template <class V, DType T>
 void gemm_rows(const GemmArgs& a, int64_t row_begin, int64_t row_end) {
-  if (a.n_tokens < V::kTokens) {  // decode: one sequential stream of rows
-    for (int64_t r = row_begin; r < row_end; ++r) row_tile<V, T, 1>(a, r, 0, a.n_tokens);
+  if (a.n_tokens < V::kTokens) {  // decode: row i of each of the kDecodeRuns runs together
+    const int64_t run = (row_end - row_begin) / kDecodeRuns;
+    for (int64_t i = 0; i < run; ++i) row_tile<V, T, kDecodeRuns>(a, row_begin + i, run, 0, a.n_tokens);
+    for (int64_t r = row_begin + kDecodeRuns * run; r < row_end; ++r) row_tile<V, T, 1>(a, r, 1, 0, a.n_tokens);
     return;
   }
-  constexpr int R = int(kGemmRowTile);
-  for (int tb = 0; tb < a.n_tokens; tb += kTokenBlock) {
-    const int te = a.n_tokens - tb < kTokenBlock ? a.n_tokens : tb + kTokenBlock;
+  constexpr int R = V::kRows;
+  constexpr int block = kTokenBlock / V::kTokens * V::kTokens;
+  for (int tb = 0; tb < a.n_tokens; tb += block) {
+    const int te = a.n_tokens - tb < block ? a.n_tokens : tb + block;
     int64_t r = row_begin;
-    for (; r + R <= row_end; r += R) row_tile<V, T, R>(a, r, tb, te);
-    for (; r < row_end; ++r) row_tile<V, T, 1>(a, r, tb, te);  // odd rows at the range's end
+    for (; r + R <= row_end; r += R) row_tile<V, T, R>(a, r, 1, tb, te);
+    for (; r < row_end; ++r) row_tile<V, T, 1>(a, r, 1, tb, te);  // rows left at the range's end
   }
 }
 
