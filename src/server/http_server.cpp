@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include <httplib.h>
 
@@ -45,6 +47,9 @@ struct HttpServer::Impl {
   PromptBuilder prompts;
   httplib::Server http;
   std::atomic<uint64_t> next_id{0};
+  std::mutex lifecycle;  // orders run() and stop() (see there)
+  bool stop_requested = false, run_entered = false;
+  std::atomic<bool> run_returned{false};
   const uint64_t id_prefix = std::random_device{}();  // ids stay unique across restarts
 
   Impl(std::shared_ptr<const Model> m, Engine& e, ServerOptions o)
@@ -218,8 +223,29 @@ int HttpServer::bind() {
   return o.port;
 }
 
-void HttpServer::run() { impl_->http.listen_after_bind(); }
-void HttpServer::stop() { impl_->http.stop(); }
+// httplib's stop() does nothing until listen_after_bind() has started its accept loop, so a stop
+// that comes first (a signal just after the address was printed) would be lost and run() would
+// serve forever. stop() is therefore remembered, and waits for the loop to start (or for run()
+// to give up) before ending it.
+void HttpServer::run() {
+  {
+    std::lock_guard lock(impl_->lifecycle);
+    if (impl_->stop_requested) return;
+    impl_->run_entered = true;
+  }
+  impl_->http.listen_after_bind();
+  impl_->run_returned = true;
+}
+
+void HttpServer::stop() {
+  {
+    std::lock_guard lock(impl_->lifecycle);
+    impl_->stop_requested = true;
+    if (!impl_->run_entered) return;
+  }
+  while (!impl_->http.is_running() && !impl_->run_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->http.stop();
+}
 
 const std::string& HttpServer::chat_template_warning() const { return impl_->prompts.warning(); }
 
