@@ -5,6 +5,9 @@
 // time to first token, the ratio to one stream, and the ceiling measured on this machine:
 //   n streams ≤ min(n × read bandwidth / weight bytes per token,   (one weight read per step)
 //                   peak throughput / (2 × matrix parameters))     (compute, all rows together)
+// and, to tell the serving path's costs from the kernels', "forward-only": tokens/s of the
+// batched decode step alone (n single-token sequences in one Decoder::forward, best of 5; no
+// HTTP, scheduling or prefill).
 // cpu% is the process's CPU time (engine, HTTP and client threads) over wall time x engine
 // threads: below 100 when the machine is shared or the engine waits.
 // Every request has a fixed length (end-of-text and BOS biased away, so each stream generates
@@ -31,6 +34,7 @@
 
 #include "formats/loaded_model.h"
 #include "kernels/cpu_features.h"
+#include "models/decoder.h"
 #include "models/model_costs.h"
 #include "runtime/engine.h"
 #include "runtime/roofline.h"
@@ -158,6 +162,35 @@ StreamResult stream_one(int port, const json& body) {
   return r;
 }
 
+// Tokens/s of one decode step of n single-token sequences at position 32 (best of 5), for each n.
+std::vector<double> forward_only(const LoadedModel& m, const std::vector<int>& streams, int threads) {
+  const int max_n = *std::max_element(streams.begin(), streams.end());
+  const int32_t bs = 16, blocks_per_sequence = 3, pos = 32;
+  ThreadPool pool(threads);
+  Decoder decoder(m, std::min(m.config.context_length, bs * blocks_per_sequence), max_n, pool);
+  KvStore kv(m.config.n_layers, max_n * blocks_per_sequence, bs, m.config.n_kv_heads, m.config.head_dim());
+  std::vector<int32_t> tables(size_t(max_n) * blocks_per_sequence), tokens(max_n);
+  for (size_t b = 0; b < tables.size(); ++b) tables[b] = int32_t(b);
+  for (int s = 0; s < max_n; ++s) tokens[s] = (100 + s) % m.config.vocab_size;
+  std::vector<float> logits(size_t(max_n) * m.config.vocab_size);
+  std::vector<double> out;
+  for (int n : streams) {
+    std::vector<SequenceStep> batch;
+    for (int s = 0; s < n; ++s) {
+      const std::span<const int32_t> table(&tables[size_t(s) * blocks_per_sequence], blocks_per_sequence);
+      batch.push_back({std::span(&tokens[s], 1), pos, table, &logits[size_t(s) * m.config.vocab_size], false});
+    }
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+      const Clock::time_point t0 = Clock::now();
+      decoder.forward(batch, kv);
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    out.push_back(n / best);
+  }
+  return out;
+}
+
 struct RunResult {
   double seconds = 0, tokens_per_s = 0, per_stream_tokens_per_s = 0, ttft_ms = 0, cpu_share = 0;
   int tokens = 0;
@@ -218,6 +251,7 @@ void bench(const Options& o) {
     bandwidth = measure_read_bandwidth(pool, size_t(1) << 30, 3);
     peak = int8 ? measure_peak_int8_gops(pool) : measure_peak_f32_gflops(pool);
   }
+  const std::vector<double> forward = forward_only(m, o.streams, o.threads);
   const double one_stream_ceiling = bandwidth * 1e9 / double(costs.weight_bytes_per_token);
   const double compute_ceiling = peak * 1e9 / double(costs.matmul_flops_per_token);
 
@@ -257,13 +291,14 @@ void bench(const Options& o) {
   std::printf("serving  --parallel %d, %d generated tokens per stream, temperature %g, median of %d runs "
               "(aggregate: median, then min-max)\n\n",
               max_streams, o.tokens, o.temperature, o.repeat);
-  std::printf("| streams | aggregate tok/s | per-stream tok/s | mean TTFT ms | x 1 stream | ceiling tok/s | bound by "
-              "| %% of ceiling | cpu %% |\n");
-  std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n");
+  std::printf("| streams | aggregate tok/s | per-stream tok/s | mean TTFT ms | x 1 stream | forward-only tok/s "
+              "| ceiling tok/s | bound by | %% of ceiling | cpu %% |\n");
+  std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n");
 
   double single = 0;
   int run = 1;
-  for (int n : o.streams) {
+  for (size_t k = 0; k < o.streams.size(); ++k) {
+    const int n = o.streams[k];
     std::vector<RunResult> runs;
     for (int r = 0; r < o.repeat; ++r) runs.push_back(run_streams(port, n, run++, o, bias));
     std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.tokens_per_s < b.tokens_per_s; });
@@ -273,10 +308,10 @@ void bench(const Options& o) {
     const double ceiling = memory_bound ? n * one_stream_ceiling : compute_ceiling;
     char ratio[16] = "-";
     if (single > 0) std::snprintf(ratio, sizeof ratio, "%.2f", med.tokens_per_s / single);
-    std::printf("| %d | %.1f (%.1f–%.1f) | %.1f | %.0f | %s | %.1f | %s | %.0f | %.0f |\n", n, med.tokens_per_s,
-                runs.front().tokens_per_s, runs.back().tokens_per_s, med.per_stream_tokens_per_s, med.ttft_ms,
-                ratio, ceiling, memory_bound ? "bandwidth" : "compute", 100 * med.tokens_per_s / ceiling,
-                100 * med.cpu_share);
+    std::printf("| %d | %.1f (%.1f–%.1f) | %.1f | %.0f | %s | %.1f | %.1f | %s | %.0f | %.0f |\n", n,
+                med.tokens_per_s, runs.front().tokens_per_s, runs.back().tokens_per_s, med.per_stream_tokens_per_s,
+                med.ttft_ms, ratio, forward[k], ceiling, memory_bound ? "bandwidth" : "compute",
+                100 * med.tokens_per_s / ceiling, 100 * med.cpu_share);
     std::fflush(stdout);
   }
   std::printf("\nload average %s (after)\n", load_average().c_str());
