@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include <httplib.h>
 
@@ -21,7 +23,7 @@ using json = nlohmann::json;
 
 namespace {
 
-// How long a streaming response waits for text before checking that the client is still there.
+// How long a response waits for text before checking that the client is still there.
 constexpr std::chrono::milliseconds kStreamPoll{200};
 
 void send_json(httplib::Response& res, const json& body, int status = 200) {
@@ -45,6 +47,9 @@ struct HttpServer::Impl {
   PromptBuilder prompts;
   httplib::Server http;
   std::atomic<uint64_t> next_id{0};
+  std::mutex lifecycle;  // orders run() and stop() (see there)
+  bool stop_requested = false, run_entered = false;
+  std::atomic<bool> run_returned{false};
   const uint64_t id_prefix = std::random_device{}();  // ids stay unique across restarts
 
   Impl(std::shared_ptr<const Model> m, Engine& e, ServerOptions o)
@@ -145,17 +150,37 @@ struct HttpServer::Impl {
     if (!engine.submit(std::move(params), Generation::callback(generation)))
       throw ApiError(503, "the server is busy (its request queue is full); retry later", "", "queue_full");
     if (request.stream) stream(res, request, header, generation);
-    else answer(res, request, header, *generation);
+    else answer(res, request, header, generation);
   }
 
+  // A non-streamed answer is one JSON object, complete only at the end, yet the server must notice
+  // a client that hangs up before then: otherwise its request runs to max_tokens, holding KV
+  // blocks and a batch slot. cpp-httplib 0.11 gives a handler no sign of its connection (no
+  // socket handle; the per-connection hook is a private member), so the answer goes out as a
+  // chunked response that, while the result is pending, writes one space each time new text
+  // arrives and every kStreamPoll otherwise. JSON allows whitespace before a value (RFC 8259
+  // §2: JSON.parse, Python's json, the openai clients accept it). Once the client has gone,
+  // the first space draws a reset and the next write fails, which ends the response and, as for
+  // a stream, cancels the request: the client is missed for about as many tokens as a
+  // streaming one. The price: status 200 is sent before the result (after submit() a request
+  // can only end with a finish_reason, never an HTTP error), the body has no Content-Length,
+  // and it may start with up to one space per generated token.
+  // "; charset=utf-8" keeps cpp-httplib from compressing the body (it compresses exactly
+  // "application/json"): a compressor would hold the spaces back instead of sending them.
   static void answer(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
-                     Generation& generation) {
-    std::string text;
-    for (;;) {
-      Generation::Update u = generation.take(std::chrono::seconds(1));
-      text += u.text;
-      if (u.finished) return send_json(res, completion_response(request, header, text, u.finish_reason, u.usage));
-    }
+                     std::shared_ptr<Generation> generation) {
+    res.set_chunked_content_provider(
+        "application/json; charset=utf-8",
+        [request, header, generation, text = std::string()](size_t, httplib::DataSink& sink) mutable {
+          const Generation::Update u = generation->take(kStreamPoll);
+          text += u.text;
+          if (!u.finished) return sink.write(" ", 1);
+          const std::string body = to_wire(completion_response(request, header, text, u.finish_reason, u.usage));
+          if (!sink.write(body.data(), body.size())) return false;
+          sink.done();
+          return true;
+        },
+        [generation](bool) { generation->cancel(); });
   }
 
   static void stream(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
@@ -198,8 +223,29 @@ int HttpServer::bind() {
   return o.port;
 }
 
-void HttpServer::run() { impl_->http.listen_after_bind(); }
-void HttpServer::stop() { impl_->http.stop(); }
+// httplib's stop() does nothing until listen_after_bind() has started its accept loop, so a stop
+// that comes first (a signal just after the address was printed) would be lost and run() would
+// serve forever. stop() is therefore remembered, and waits for the loop to start (or for run()
+// to give up) before ending it.
+void HttpServer::run() {
+  {
+    std::lock_guard lock(impl_->lifecycle);
+    if (impl_->stop_requested) return;
+    impl_->run_entered = true;
+  }
+  impl_->http.listen_after_bind();
+  impl_->run_returned = true;
+}
+
+void HttpServer::stop() {
+  {
+    std::lock_guard lock(impl_->lifecycle);
+    impl_->stop_requested = true;
+    if (!impl_->run_entered) return;
+  }
+  while (!impl_->http.is_running() && !impl_->run_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->http.stop();
+}
 
 const std::string& HttpServer::chat_template_warning() const { return impl_->prompts.warning(); }
 

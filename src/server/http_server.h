@@ -27,7 +27,7 @@ class HttpServer {
 
   // Binds the listening socket; returns the port. Throws lumen::Error when it cannot.
   int bind();
-  // Serves until stop() (from any thread).
+  // Serves until stop() (from any thread, also before run() has begun: run() then returns at once).
   void run();
   void stop();
 

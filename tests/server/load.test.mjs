@@ -1,7 +1,7 @@
 // Many users at once: 32 concurrent clients x 10 requests (mixed lengths, streamed and not) all
 // complete with the output each request gives alone; KV blocks are all returned afterwards,
-// including those of clients that hang up mid-stream; a shared prefix is served from the cache;
-// a flood of malformed requests leaves a well-formed one untouched.
+// including those of clients that hang up mid-stream or before a non-streamed answer; a shared
+// prefix is served from the cache; a flood of malformed requests leaves a well-formed one untouched.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { metrics, post, startServer, waitForMetrics } from './lumen_server.mjs';
@@ -128,5 +128,35 @@ describe('load', () => {
       assert.ok(a.json?.error?.message, a.text);
     }
     assert.equal(await wellFormed, alone);
+  });
+});
+
+// A non-streamed answer is sent as a chunked body that writes a space between tokens until the
+// JSON is ready (see HttpServer's answer()), so a client that hangs up is noticed as a streaming
+// one is. Its own server, with the model's whole context: the request asks for 500 tokens, far
+// more than are generated between the answer's headers and the server seeing the hang-up.
+describe('non-streamed disconnect', () => {
+  let server;
+  before(async () => { server = await startServer(['--parallel', '4', '--ctx-size', '512']); });
+  after(async () => assert.equal(await server.stop(), 0));
+
+  test('a client that disconnects before its non-streamed answer frees its blocks', { timeout: 60000 }, async () => {
+    const before = await metrics(server.url);
+    const controller = new AbortController();
+    // The headers leave as soon as the request is queued; the client hangs up on them. End of
+    // text and BOS are biased away, so only max_tokens or the cancellation can end the request.
+    const response = await fetch(`${server.url}/v1/completions`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: controller.signal,
+      body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 500, temperature: 0, logit_bias: { 1: -100, 2: -100 } }),
+    });
+    controller.abort();
+    const aborted = Date.now();
+    assert.equal(response.status, 200);
+    // The gauges are updated after each engine step: wait for the step that ended the request.
+    const m = await waitForMetrics(server.url, (m) =>
+      m.requests_finished_total > before.requests_finished_total && m.requests_running === 0 && m.kv_blocks_used === 0);
+    const generated = m.generated_tokens_total - before.generated_tokens_total;
+    assert.ok(generated < 500, `${generated} tokens generated: the request ran to its end`);
+    console.log(`non-streamed request cancelled after ${generated} of 500 tokens, blocks free ${Date.now() - aborted} ms after the abort`);
   });
 });

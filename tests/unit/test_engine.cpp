@@ -1,5 +1,5 @@
 // The serving engine against the single-sequence path: whatever the batch around a request,
-// greedy output must be the output it gets alone; blocks must all come back.
+// greedy output (and a seeded sample) must be the output it gets alone; blocks must all come back.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -27,12 +27,22 @@ SamplingParams greedy() {
   return p;
 }
 
+// Sampled with its own seed and no top-k: each draw sorts the whole vocabulary.
+SamplingParams seeded(uint64_t seed) {
+  SamplingParams p;
+  p.temperature = 0.8f;
+  p.top_k = 0;
+  p.min_p = 0.0f;
+  p.seed = seed;
+  return p;
+}
+
 // What a request produces alone, through the single-sequence generator.
-std::vector<int32_t> alone(const std::vector<int32_t>& prompt, int32_t max_tokens) {
+std::vector<int32_t> alone(const std::vector<int32_t>& prompt, int32_t max_tokens, SamplingParams sampling = greedy()) {
   ThreadPool pool(1);
   SequenceRunner runner(stories(), 0, pool);
   Generator generator(runner, stories().vocab.bos_id, stories().vocab.eos_id);
-  Sampler sampler(greedy(), stories().config.vocab_size);
+  Sampler sampler(sampling, stories().config.vocab_size);
   std::vector<int32_t> tokens;
   GenerationStats stats;
   generator.generate(prompt, max_tokens, sampler, [](int32_t) {}, tokens, stats);
@@ -76,7 +86,7 @@ std::vector<std::vector<int32_t>> prompts() {
   return out;
 }
 
-void expect_same_as_alone(EngineOptions options, bool expect_preemption) {
+void expect_same_as_alone(EngineOptions options, bool expect_preemption, bool sampled = false) {
   const auto ps = prompts();
   const std::vector<int32_t> budgets{40, 7, 60, 25, 33, 1};
   Engine engine(stories(), options);
@@ -85,11 +95,12 @@ void expect_same_as_alone(EngineOptions options, bool expect_preemption) {
     RequestParams p;
     p.prompt = ps[i];
     p.max_tokens = budgets[i];
-    p.sampling = greedy();
+    p.sampling = sampled ? seeded(i) : greedy();
     ASSERT_TRUE(engine.submit(p, c.callback(i)));
   }
   c.wait(int(ps.size()));
-  for (size_t i = 0; i < ps.size(); ++i) EXPECT_EQ(c.outputs[i], alone(ps[i], budgets[i])) << "request " << i;
+  for (size_t i = 0; i < ps.size(); ++i)
+    EXPECT_EQ(c.outputs[i], alone(ps[i], budgets[i], sampled ? seeded(i) : greedy())) << "request " << i;
   EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
   EXPECT_EQ(engine.metrics().requests_finished, ps.size());
   EXPECT_EQ(engine.metrics().preemptions > 0, expect_preemption);
@@ -101,6 +112,15 @@ TEST(Engine, BatchedGreedyEqualsAlone) {
   o.threads = 2;
   o.prefill_chunk = 8;  // long prompts take several steps, mixed with others' decoding
   expect_same_as_alone(o, false);
+}
+
+// The requests of a step draw their tokens on the pool's threads at once: each must still use its
+// own logits and its own sampler.
+TEST(Engine, BatchedSeededSamplesEqualAlone) {
+  EngineOptions o;
+  o.max_sequences = 6;
+  o.threads = 2;
+  expect_same_as_alone(o, false, true);
 }
 
 TEST(Engine, PreemptionUnderBlockPressureStillEqualsAlone) {
