@@ -248,19 +248,26 @@ void decode(const PackedArgs& a, int64_t begin, int64_t end, int t) {
   for (int64_t g = begin + S * run; g < end; ++g) run_tile<K, V, 1, 1>(a, &g, t);
 }
 
+// Tokens [t, t + n) of group g for n < N: one tile of exactly n tokens, so that a few
+// sequences decoded together (serving) still read each weight block once.
+template <class K, class V, int M>
+inline void short_tile(const PackedArgs& a, int64_t g, int t, int n) {
+  if constexpr (M > 0) {
+    if (n == M) return run_tile<K, V, 1, M>(a, &g, t);
+    short_tile<K, V, M - 1>(a, g, t, n);
+  }
+}
+
 template <class K, class V>
 void groups(const PackedArgs& a, int64_t begin, int64_t end) {
   constexpr int N = V::kTokens;
-  if (a.n_tokens < N) {
-    for (int t = 0; t < a.n_tokens; ++t) decode<K, V>(a, begin, end, t);
-    return;
-  }
+  if (a.n_tokens == 1) return decode<K, V>(a, begin, end, 0);
   for (int tb = 0; tb < a.n_tokens; tb += kTokenBlock) {
     const int te = a.n_tokens - tb < kTokenBlock ? a.n_tokens : tb + kTokenBlock;
     for (int64_t g = begin; g < end; ++g) {
       int t = tb;
       for (; t + N <= te; t += N) run_tile<K, V, 1, N>(a, &g, t);
-      for (; t < te; ++t) run_tile<K, V, 1, 1>(a, &g, t);
+      if (t < te) short_tile<K, V, N - 1>(a, g, t, te - t);
     }
   }
 }
