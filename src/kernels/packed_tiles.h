@@ -34,6 +34,11 @@
 #include "kernels/packed_kernel.h"
 #include "kernels/packed_layout.h"
 
+// The tile loops are unrolled so that each token's accumulator lives in its own register (GCC
+// otherwise kept the token loop rolled with the accumulators in memory: a store and a load per
+// token and block).
+#define LUMEN_UNROLL _Pragma("GCC unroll 16")
+
 namespace lumen::packed {
 namespace {
 
@@ -61,6 +66,7 @@ struct Q4 {
   static Weights unpack(const uint8_t* block) {
     Weights w;
     w.d = V::scales(block);
+    LUMEN_UNROLL
     for (int c = 0; c < 4; ++c) {
       const typename V::I v = V::load(block + 2 * kPackRows + 64 * c);
       w.q[c] = V::low(v);
@@ -70,6 +76,7 @@ struct Q4 {
   }
   static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
     typename V::I acc = V::splat(offset);
+    LUMEN_UNROLL
     for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x.qs, g));
     return acc;
   }
@@ -86,16 +93,19 @@ struct Q8 {
   static Weights unpack(const uint8_t* block) {
     Weights w;
     w.d = V::scales(block);
+    LUMEN_UNROLL
     for (int g = 0; g < 8; ++g) w.q[g] = V::load(block + 2 * kPackRows + 64 * g);
     return w;
   }
   static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
     if constexpr (V::kUnsignedQ8) {
       typename V::I acc = V::splat(offset);
+      LUMEN_UNROLL
       for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x.qs, g));
       return acc;
     } else {  // the same integer, sum_j (u_j - 128) x_j, from the signed quants
       typename V::I acc = V::splat(0);
+      LUMEN_UNROLL
       for (int g = 0; g < 8; ++g) acc = V::dot_flipped(acc, w.q[g], x4(x.qs, g));
       return acc;
     }
@@ -115,40 +125,51 @@ template <class V, int G, int N>
 inline void tile_q4k(const PackedArgs& a, const int64_t* groups, int t0) {
   using I = typename V::I;
   typename V::F acc[G][N];
+  LUMEN_UNROLL
   for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
     for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
   const auto* xq = static_cast<const BlockQ8_K*>(a.xq);
   for (int64_t b = 0; b < a.blocks; ++b) {
+    LUMEN_UNROLL
     for (int g = 0; g < G; ++g) {
       const uint8_t* block = a.w + groups[g] * a.group_stride + b * PackedQ4K::bytes;
       I isum[N];
+      LUMEN_UNROLL
       for (int t = 0; t < N; ++t) isum[t] = V::splat(0);
       for (int j = 0; j < 8; ++j) {
         I q[8];
+        LUMEN_UNROLL
         for (int c = 0; c < 4; ++c) {
           const I v = V::load(block + PackedQ4K::quants + 256 * j + 64 * c);
           q[c] = V::low(v);
           q[c + 4] = V::high(v);
         }
         const I scale = V::bytes_to_i32(block + PackedQ4K::scale + 16 * j);
+        LUMEN_UNROLL
         for (int t = 0; t < N; ++t) {
           const int8_t* x = xq[int64_t(t0 + t) * a.blocks + b].qs + 32 * j;
           I dot = V::splat(0);
+          LUMEN_UNROLL
           for (int k = 0; k < 8; ++k) dot = V::dot(dot, q[k], x4(x, k));
           isum[t] = V::add(isum[t], V::mullo(dot, scale));
         }
       }
       const typename V::F d = V::scales(block + PackedQ4K::d), dmin = V::scales(block + PackedQ4K::dmin);
+      LUMEN_UNROLL
       for (int t = 0; t < N; ++t) {
         const PackedActK& xk = a.xk[int64_t(t0 + t) * a.blocks + b];
         I msum = V::splat(0);
+        LUMEN_UNROLL
         for (int p = 0; p < 4; ++p) msum = V::dot_pairs(msum, block + PackedQ4K::min + 32 * p, xk.sum_pairs[p]);
         acc[g][t] = V::fma_int(isum[t], V::mul(d, xk.d), acc[g][t]);
         acc[g][t] = V::fnma_int(msum, V::mul(dmin, xk.d), acc[g][t]);
       }
     }
   }
+  LUMEN_UNROLL
   for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
     for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
 }
 
@@ -177,13 +198,17 @@ template <class V, int G, int N>
 inline void tile_q6k(const PackedArgs& a, const int64_t* groups, int t0) {
   using I = typename V::I;
   typename V::F acc[G][N];
+  LUMEN_UNROLL
   for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
     for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
   const auto* xq = static_cast<const BlockQ8_K*>(a.xq);
   for (int64_t b = 0; b < a.blocks; ++b) {
+    LUMEN_UNROLL
     for (int g = 0; g < G; ++g) {
       const uint8_t* block = a.w + groups[g] * a.group_stride + b * PackedQ6K::bytes;
       I isum[N];
+      LUMEN_UNROLL
       for (int t = 0; t < N; ++t) isum[t] = V::splat(0);
       for (int j = 0; j < 8; ++j) {
         I q[8];
@@ -191,20 +216,25 @@ inline void tile_q6k(const PackedArgs& a, const int64_t* groups, int t0) {
         for (int h = 0; h < 2; ++h) {  // sub-block 2j + h: vectors 4h .. 4h + 3
           const int k = 2 * j + h;
           const I scale = V::sbytes_to_i32(block + PackedQ6K::scale + 16 * k);
+          LUMEN_UNROLL
           for (int t = 0; t < N; ++t) {
             const BlockQ8_K& x = xq[int64_t(t0 + t) * a.blocks + b];
             I dot = V::splat(-32 * x.bsums[k]);
+            LUMEN_UNROLL
             for (int c = 0; c < 4; ++c) dot = V::dot(dot, q[4 * h + c], x4(x.qs + 16 * k, c));
             isum[t] = V::add(isum[t], V::mullo(dot, scale));
           }
         }
       }
       const typename V::F d = V::scales(block + PackedQ6K::d);
+      LUMEN_UNROLL
       for (int t = 0; t < N; ++t)
         acc[g][t] = V::fma_int(isum[t], V::mul(d, a.xk[int64_t(t0 + t) * a.blocks + b].d), acc[g][t]);
     }
   }
+  LUMEN_UNROLL
   for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
     for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
 }
 
@@ -212,11 +242,15 @@ inline void tile_q6k(const PackedArgs& a, const int64_t* groups, int t0) {
 template <class K, class V, int G, int N>
 inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
   typename V::F acc[G][N];
+  LUMEN_UNROLL
   for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
     for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
   for (int64_t b = 0; b < a.blocks; ++b) {
+    LUMEN_UNROLL
     for (int g = 0; g < G; ++g) {
       const typename K::Weights w = K::unpack(a.w + groups[g] * a.group_stride + b * K::kBytes);
+      LUMEN_UNROLL
       for (int t = 0; t < N; ++t) {
         const int64_t xb = int64_t(t0 + t) * a.blocks + b;
         const typename V::I isum = K::dot(w, static_cast<const BlockQ8_0*>(a.xq)[xb], a.xa[xb].offset);
@@ -224,7 +258,9 @@ inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
       }
     }
   }
+  LUMEN_UNROLL
   for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
     for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
 }
 
@@ -285,3 +321,5 @@ PackedGroups select(DType t) {
 
 }  // namespace
 }  // namespace lumen::packed
+
+#undef LUMEN_UNROLL
