@@ -54,6 +54,19 @@ inline int32_t x4(const int8_t* qs, int g) {
   return v;
 }
 
+// start + the dot products of q[0 .. 8) with the 8 groups of 4 activations, in two chains of 4
+// (integer sums: the order changes nothing) to halve the latency.
+template <class V>
+inline typename V::I two_chains(typename V::I start, const typename V::I* q, const int8_t* x) {
+  typename V::I even = start, odd = V::splat(0);
+  LUMEN_UNROLL
+  for (int k = 0; k < 4; ++k) {
+    even = V::dot(even, q[2 * k], x4(x, 2 * k));
+    odd = V::dot(odd, q[2 * k + 1], x4(x, 2 * k + 1));
+  }
+  return V::add(even, odd);
+}
+
 // Q4_0 group block: d[16], then 4 chunks whose low nibbles are values 4c .. 4c + 3 of each row
 // and high nibbles values 16 + 4c .. 16 + 4c + 3: after unpacking, q[g] holds values 4g .. 4g + 3.
 template <class V>
@@ -75,10 +88,7 @@ struct Q4 {
     return w;
   }
   static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
-    typename V::I acc = V::splat(offset);
-    LUMEN_UNROLL
-    for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x.qs, g));
-    return acc;
+    return two_chains<V>(V::splat(offset), w.q, x.qs);
   }
 };
 
@@ -99,10 +109,7 @@ struct Q8 {
   }
   static typename V::I dot(const Weights& w, const BlockQ8_0& x, int32_t offset) {
     if constexpr (V::kUnsignedQ8) {
-      typename V::I acc = V::splat(offset);
-      LUMEN_UNROLL
-      for (int g = 0; g < 8; ++g) acc = V::dot(acc, w.q[g], x4(x.qs, g));
-      return acc;
+      return two_chains<V>(V::splat(offset), w.q, x.qs);
     } else {  // the same integer, sum_j (u_j - 128) x_j, from the signed quants
       typename V::I acc = V::splat(0);
       LUMEN_UNROLL
@@ -149,10 +156,7 @@ inline void tile_q4k(const PackedArgs& a, const int64_t* groups, int t0) {
         LUMEN_UNROLL
         for (int t = 0; t < N; ++t) {
           const int8_t* x = xq[int64_t(t0 + t) * a.blocks + b].qs + 32 * j;
-          I dot = V::splat(0);
-          LUMEN_UNROLL
-          for (int k = 0; k < 8; ++k) dot = V::dot(dot, q[k], x4(x, k));
-          isum[t] = V::add(isum[t], V::mullo(dot, scale));
+          isum[t] = V::add(isum[t], V::mullo(two_chains<V>(V::splat(0), q, x), scale));
         }
       }
       const typename V::F d = V::scales(block + PackedQ4K::d), dmin = V::scales(block + PackedQ4K::dmin);
