@@ -1,7 +1,7 @@
 // Decode speed against the memory-bandwidth roofline.
 //
-// (a) memory read bandwidth over a 1 GiB buffer of 768-float rows, each thread reading 1, 2, 4
-//     or 8 rows at a time (concurrent streams, as a matrix x vector kernel does);
+// (a) memory read bandwidth (runtime/read_bandwidth.h), each thread reading its share of the
+//     buffer as 1, 2, 4, 8 or 16 widely separated concurrent streams;
 // (b) decode tokens/s of a model of the llama2.c 110M shape with random weights, through the
 //     real forward pass (models/decoder.h) and through its matrix products alone;
 // (c) the roofline: best bandwidth / weight bytes a decode step reads, and the percentage of it
@@ -29,7 +29,6 @@ using namespace lumen;
 
 namespace {
 
-constexpr size_t kBandwidthBytes = size_t(1) << 30;  // 32x the L3 of the development machine
 constexpr int kRepeats = 5;
 
 struct Options {
@@ -192,24 +191,20 @@ int bench_main(const Options& opt) {
   std::printf("kernel ISA     %s (best available: %s; LUMEN_ISA overrides)\n", std::string(isa_name(kernel_isa())).c_str(),
               std::string(isa_name(best_isa())).c_str());
 
-  std::printf("\n(a) memory read bandwidth, GB/s, best of %d reads of a %zu MiB buffer of 768-float rows\n",
-              kRepeats, kBandwidthBytes >> 20);
-  std::printf("threads  1 stream  2 streams  4 streams  8 streams  (rows read at once per thread)\n");
+  std::printf("\n(a) memory read bandwidth, GB/s, best of repetitions over ~1 s of a %zu MiB buffer\n",
+              kReadBufferBytes >> 20);
+  std::printf("threads");
+  for (int streams : kReadStreams) std::printf("  %2d stream%s", streams, streams == 1 ? " " : "s");
+  std::printf("  repetitions  (concurrent streams per thread)\n");
   std::vector<double> bandwidth;  // best over stream counts, per entry of opt.threads
-  {
-    std::vector<Chunk> buffer(kBandwidthBytes / sizeof(Chunk), Chunk{1, 2, 3, 4});
-    for (int nth : opt.threads) {
-      ThreadPool pool(nth);
-      std::printf("%7d", nth);
-      double best = 0;
-      for (int streams : {1, 2, 4, 8}) {
-        const double bw = read_bandwidth(pool, buffer, streams, kRepeats);
-        best = std::max(best, bw);
-        std::printf("  %9.1f", bw);
-      }
-      std::printf("\n");
-      bandwidth.push_back(best);
-    }
+  for (int nth : opt.threads) {
+    ThreadPool pool(nth);
+    const ReadBuffer buffer(pool);
+    const ReadBandwidth bw = measure_read_bandwidth(pool, buffer);
+    std::printf("%7d", nth);
+    for (double gbps : bw.gbps) std::printf("  %10.1f", gbps);
+    std::printf("  %11d\n", bw.repetitions);
+    bandwidth.push_back(bw.best());
   }
 
   const auto model = random_110m(opt.dtype);

@@ -1,7 +1,7 @@
 // Quantized decode and prefill against their ceilings, on a random-weight model of the
 // TinyLlama-1.1B shape (dim 2048, hidden 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000,
 // separate classifier) held in memory:
-//  (a) the ceilings (runtime/roofline.h): memory read bandwidth, best over 1-8 concurrent row
+//  (a) the ceilings (runtime/roofline.h): memory read bandwidth, best over 1-16 concurrent
 //      streams per thread, and peak int8 dot-product and f32 FMA throughput;
 //  (b) per weight type: decode tokens/s through the forward pass against bandwidth / bytes read
 //      per token, and prefill tokens/s of one prompt with the percentage of peak it reaches
@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
               std::thread::hardware_concurrency(), opt.threads, std::string(isa_name(kernel_isa())).c_str(),
               cpu_has_avx512_vnni() ? "yes" : "no");
 
-  const double bandwidth = measure_read_bandwidth(pool, size_t(1) << 30, 3);
+  const double bandwidth = measure_read_bandwidth(pool);
   const double int8_peak = measure_peak_int8_gops(pool) * 1e9, f32_peak = measure_peak_f32_gflops(pool) * 1e9;
   std::printf("(a) read bandwidth %.1f GB/s; peak int8 %.0f GOP/s, peak f32 %.0f GFLOP/s\n", bandwidth, int8_peak / 1e9,
               f32_peak / 1e9);

@@ -98,7 +98,7 @@ void bench(const BenchOptions& o) {
       for (int32_t pos = 0; pos < o.n_gen; ++pos) runner.forward(std::span(&tokens[pos], 1), pos, logits.data());
       return o.n_gen / seconds(t0);
     });
-    const double bw = measure_read_bandwidth(pool, size_t(1) << 30, 3);
+    const double bw = measure_read_bandwidth(pool);
     results.push_back({"tg" + std::to_string(o.n_gen), 0, o.n_gen, avg, sd, bw * 1e9 / double(costs.weight_bytes_per_token),
                        "bandwidth " + std::to_string(int(bw)) + " GB/s"});
   }

@@ -2,6 +2,10 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
 #include "kernels/cpu_features.h"
 
 namespace lumen {
@@ -73,13 +77,6 @@ __attribute__((target("avx2"))) float dot_loop_avx2() {
 }
 
 }  // namespace
-
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats) {
-  std::vector<Chunk> buffer(bytes / sizeof(Chunk), Chunk{1, 2, 3, 4});
-  double best = 0;
-  for (int streams : {1, 2, 4, 8}) best = std::max(best, read_bandwidth(pool, buffer, streams, repeats));
-  return best;
-}
 
 double measure_peak_f32_gflops(ThreadPool& pool) {
   switch (kernel_isa()) {
