@@ -248,7 +248,7 @@ void bench(const Options& o) {
   double bandwidth, peak;
   {
     ThreadPool pool(o.threads);
-    bandwidth = measure_read_bandwidth(pool, size_t(1) << 30, 3);
+    bandwidth = measure_read_bandwidth(pool);
     peak = int8 ? measure_peak_int8_gops(pool) : measure_peak_f32_gflops(pool);
   }
   const std::vector<double> forward = forward_only(m, o.streams, o.threads);

@@ -8,6 +8,7 @@
 #include "models/config.h"
 #include "models/weights.h"
 #include "tensor/mapped_file.h"
+#include "tensor/huge_page_memory.h"
 #include "tokenizer/vocab.h"
 
 namespace lumen {
@@ -20,6 +21,7 @@ struct LoadedModel {
   std::vector<Tensor> tensors;  // every tensor of the file, in file order (for inspect/convert)
   std::vector<std::shared_ptr<const MappedFile>> files;
   std::vector<std::vector<uint8_t>> buffers;  // weights made in memory (tests, benchmarks)
+  std::vector<std::unique_ptr<HugePageMemory>> packed;  // weights repacked at load (models/pack_weights.h)
 };
 
 // Opens a model by its magic: GGUF (tokenizer from its metadata) or a llama2.c checkpoint

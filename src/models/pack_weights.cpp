@@ -11,8 +11,11 @@ namespace {
 // soon as it is copied, so packing never holds a second copy of more than one slice.
 constexpr size_t kSliceBytes = size_t(4) << 20;
 
-void pack(Tensor& w, LoadedModel& model) {
-  std::vector<uint8_t>& packed = model.buffers.emplace_back(packed_bytes(w));
+// Packed tensors start on cache lines of the one mapping that holds them all (one mapping, so
+// that at most one huge page is partly used).
+size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+void pack(Tensor& w, uint8_t* packed, const LoadedModel& model) {
   const MappedFile* file = nullptr;
   for (const auto& f : model.files)
     if (f->contains(w.data)) file = f.get();
@@ -21,10 +24,10 @@ void pack(Tensor& w, LoadedModel& model) {
   const int64_t slice = std::max<int64_t>(1, int64_t(kSliceBytes / group_bytes));
   for (int64_t g = 0; g < groups; g += slice) {
     const int64_t end = std::min(groups, g + slice);
-    pack_groups(w, g, end, packed.data());
+    pack_groups(w, g, end, packed);
     if (file) file->release(w.row(g * kPackRows), size_t(end - g) * kPackRows * row_bytes(w.type, w.row_length()));
   }
-  w.data = packed.data();
+  w.data = packed;
   w.layout = Layout::Interleaved16;
 }
 
@@ -39,13 +42,17 @@ int pack_weights(LoadedModel& model) {
       for (Tensor& t : *experts) matrices.push_back(&t);
   }
   if (!m.tied_output) matrices.push_back(&m.output);
-  int packed = 0;
-  for (Tensor* t : matrices)
-    if (t->present() && can_pack(*t)) {
-      pack(*t, model);
-      ++packed;
-    }
-  return packed;
+  std::erase_if(matrices, [](const Tensor* t) { return !t->present() || !can_pack(*t); });
+  size_t bytes = 0;
+  for (const Tensor* t : matrices) bytes += aligned(packed_bytes(*t));
+  if (matrices.empty()) return 0;
+  uint8_t* out = model.packed.emplace_back(std::make_unique<HugePageMemory>(bytes))->data();
+  for (Tensor* t : matrices) {
+    const size_t size = aligned(packed_bytes(*t));
+    pack(*t, out, model);
+    out += size;
+  }
+  return int(matrices.size());
 }
 
 }  // namespace lumen

@@ -1,9 +1,6 @@
 #include "runtime/read_bandwidth.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -14,7 +11,6 @@
 namespace lumen {
 namespace {
 
-constexpr size_t kHugePage = size_t(2) << 20;
 constexpr size_t kLineChunks = 64 / sizeof(Chunk);  // one cache line
 // Stream s of a thread starts s x (segment + skew) into its share: 65 lines puts each stream in
 // other cache sets than its neighbours even when segments are 2^k bytes long.
@@ -82,24 +78,13 @@ Timing timed_read(ThreadPool& pool, const ReadBuffer& buffer, int streams, int p
 
 }  // namespace
 
-ReadBuffer::ReadBuffer(ThreadPool& pool, size_t bytes, bool huge_pages) {
-  // Over-allocate by one huge page so that the buffer can start on a 2 MiB boundary: a huge page
-  // can only back an aligned 2 MiB range.
-  mapping_bytes_ = bytes + kHugePage;
-  mapping_ = ::mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapping_ == MAP_FAILED) fail("cannot map ", bytes, " bytes for the bandwidth probe: ", std::strerror(errno));
-  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(mapping_) + kHugePage - 1) & ~(kHugePage - 1);
-  data_ = reinterpret_cast<Chunk*>(aligned);
-  chunks_ = bytes / sizeof(Chunk);
-  // Requests only: a kernel without transparent huge pages gives 4 KiB pages either way.
-  ::madvise(data_, chunks_ * sizeof(Chunk), huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+ReadBuffer::ReadBuffer(ThreadPool& pool, size_t bytes, bool huge_pages)
+    : memory_(bytes, huge_pages), data_(reinterpret_cast<Chunk*>(memory_.data())), chunks_(bytes / sizeof(Chunk)) {
   pool.run([&](int i, int nth) {
     const auto [begin, end] = split_range(int64_t(chunks_), i, nth);
     for (int64_t c = begin; c < end; ++c) data_[c] = Chunk{uint64_t(c), 1, 2, 3};
   });
 }
-
-ReadBuffer::~ReadBuffer() { ::munmap(mapping_, mapping_bytes_); }
 
 double ReadBandwidth::best() const { return *std::max_element(gbps.begin(), gbps.end()); }
 

@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "runtime/thread_pool.h"
+#include "tensor/huge_page_memory.h"
 
 namespace lumen {
 
@@ -40,18 +41,14 @@ inline constexpr size_t kReadBufferBytes = size_t(256) << 20;
 class ReadBuffer {
  public:
   explicit ReadBuffer(ThreadPool& pool, size_t bytes = kReadBufferBytes, bool huge_pages = true);
-  ~ReadBuffer();
-  ReadBuffer(const ReadBuffer&) = delete;
-  ReadBuffer& operator=(const ReadBuffer&) = delete;
 
   const Chunk* data() const { return data_; }
   size_t chunks() const { return chunks_; }
 
  private:
-  void* mapping_ = nullptr;
-  size_t mapping_bytes_ = 0;
-  Chunk* data_ = nullptr;
-  size_t chunks_ = 0;
+  HugePageMemory memory_;
+  Chunk* data_;
+  size_t chunks_;
 };
 
 struct ReadBandwidth {
