@@ -119,6 +119,23 @@ struct Q8 {
   }
 };
 
+// A tile's G x N float accumulators, zeroed, and stored to their outputs.
+template <class V, int G, int N>
+inline void zero_tile(typename V::F (&acc)[G][N]) {
+  LUMEN_UNROLL
+  for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
+    for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
+}
+
+template <class V, int G, int N>
+inline void store_tile(const PackedArgs& a, const int64_t* groups, int t0, const typename V::F (&acc)[G][N]) {
+  LUMEN_UNROLL
+  for (int g = 0; g < G; ++g)
+    LUMEN_UNROLL
+    for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+}
+
 // Q4_K group block (PackedQ4K): per 32-value sub-block j, 4 chunks of nibbles as Q4_0's and a
 // 6-bit scale per row; per super-block the mins as 16-bit pairs. Marks the super-block tile.
 template <class V>
@@ -132,10 +149,7 @@ template <class V, int G, int N>
 inline void tile_q4k(const PackedArgs& a, const int64_t* groups, int t0) {
   using I = typename V::I;
   typename V::F acc[G][N];
-  LUMEN_UNROLL
-  for (int g = 0; g < G; ++g)
-    LUMEN_UNROLL
-    for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
+  zero_tile<V, G, N>(acc);
   const auto* xq = static_cast<const BlockQ8_K*>(a.xq);
   for (int64_t b = 0; b < a.blocks; ++b) {
     LUMEN_UNROLL
@@ -171,10 +185,7 @@ inline void tile_q4k(const PackedArgs& a, const int64_t* groups, int t0) {
       }
     }
   }
-  LUMEN_UNROLL
-  for (int g = 0; g < G; ++g)
-    LUMEN_UNROLL
-    for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+  store_tile<V, G, N>(a, groups, t0, acc);
 }
 
 // Q6_K group block (PackedQ6K): marks the Q6_K tile.
@@ -202,10 +213,7 @@ template <class V, int G, int N>
 inline void tile_q6k(const PackedArgs& a, const int64_t* groups, int t0) {
   using I = typename V::I;
   typename V::F acc[G][N];
-  LUMEN_UNROLL
-  for (int g = 0; g < G; ++g)
-    LUMEN_UNROLL
-    for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
+  zero_tile<V, G, N>(acc);
   const auto* xq = static_cast<const BlockQ8_K*>(a.xq);
   for (int64_t b = 0; b < a.blocks; ++b) {
     LUMEN_UNROLL
@@ -236,20 +244,14 @@ inline void tile_q6k(const PackedArgs& a, const int64_t* groups, int t0) {
         acc[g][t] = V::fma_int(isum[t], V::mul(d, a.xk[int64_t(t0 + t) * a.blocks + b].d), acc[g][t]);
     }
   }
-  LUMEN_UNROLL
-  for (int g = 0; g < G; ++g)
-    LUMEN_UNROLL
-    for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+  store_tile<V, G, N>(a, groups, t0, acc);
 }
 
 // Groups groups[0 .. G) x tokens [t0, t0 + N).
 template <class K, class V, int G, int N>
 inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
   typename V::F acc[G][N];
-  LUMEN_UNROLL
-  for (int g = 0; g < G; ++g)
-    LUMEN_UNROLL
-    for (int t = 0; t < N; ++t) acc[g][t] = V::zero();
+  zero_tile<V, G, N>(acc);
   for (int64_t b = 0; b < a.blocks; ++b) {
     LUMEN_UNROLL
     for (int g = 0; g < G; ++g) {
@@ -262,10 +264,7 @@ inline void tile(const PackedArgs& a, const int64_t* groups, int t0) {
       }
     }
   }
-  LUMEN_UNROLL
-  for (int g = 0; g < G; ++g)
-    LUMEN_UNROLL
-    for (int t = 0; t < N; ++t) V::store(a.y + int64_t(t0 + t) * a.rows + groups[g] * kPackRows, acc[g][t]);
+  store_tile<V, G, N>(a, groups, t0, acc);
 }
 
 template <class K, class V, int G, int N>

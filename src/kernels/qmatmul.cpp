@@ -28,30 +28,21 @@ Scratch& scratch() {
   return s;
 }
 
-QGemmRows kernel_for(DType t) {
-  QGemmRows k = nullptr;
+// The kernel of the path in use for weights of type t: the AVX-512 kernel where the CPU has
+// one (VNNI), else the AVX2 one (an AVX-512 CPU without VNNI still has those), else the scalar
+// twin.
+template <class Kernel>
+Kernel kernel_for(Kernel (*avx512)(DType), Kernel (*avx2)(DType), Kernel (*scalar)(DType), DType t) {
+  Kernel k = nullptr;
   switch (kernel_isa()) {
     case Isa::Avx512:
-      k = qgemm_rows_avx512(t);
-      if (k) break;
-      [[fallthrough]];  // an AVX-512 CPU without VNNI still has the AVX2 kernels
-    case Isa::Avx2: k = qgemm_rows_avx2(t); break;
-    case Isa::Scalar: break;
-  }
-  return k ? k : qgemm_rows_scalar(t);
-}
-
-PackedGroups packed_kernel_for(DType t) {
-  PackedGroups k = nullptr;
-  switch (kernel_isa()) {
-    case Isa::Avx512:
-      k = packed_groups_avx512(t);
+      k = avx512(t);
       if (k) break;
       [[fallthrough]];
-    case Isa::Avx2: k = packed_groups_avx2(t); break;
+    case Isa::Avx2: k = avx2(t); break;
     case Isa::Scalar: break;
   }
-  return k ? k : packed_groups_scalar(t);
+  return k ? k : scalar(t);
 }
 
 // The o of weights stored as unsigned quants u with value (u - o) d; 0 for the other types.
@@ -162,7 +153,7 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
   }
   if (packed) {  // threads take contiguous runs of whole 16-row groups
     const PackedArgs pa{a.w, packed_group_bytes(w), blocks, rows, s.xq.data(), xa.data(), xk.data(), y, n_tokens};
-    const PackedGroups kernel = packed_kernel_for(w.type);
+    const PackedGroups kernel = kernel_for(&packed_groups_avx512, &packed_groups_avx2, &packed_groups_scalar, w.type);
     pool.run([&](int i, int nth) {
       const auto [begin, end] = split_range(rows / kPackRows, i, nth);
       kernel(pa, begin, end);
@@ -170,7 +161,7 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
     return;
   }
   // As for the float types: threads take contiguous runs of whole row tiles.
-  const QGemmRows kernel = kernel_for(w.type);
+  const QGemmRows kernel = kernel_for(&qgemm_rows_avx512, &qgemm_rows_avx2, &qgemm_rows_scalar, w.type);
   const int64_t tiles = (rows + kGemmRowTile - 1) / kGemmRowTile;
   pool.run([&](int i, int nth) {
     const auto [begin, end] = split_range(tiles, i, nth);

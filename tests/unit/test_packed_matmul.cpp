@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "quant_matmul_test.h"
 #include "kernels/matmul.h"
 #include "kernels/packed_layout.h"
 #include "runtime/thread_pool.h"
@@ -27,18 +28,13 @@
 namespace lumen {
 namespace {
 
+using namespace testing_quant;
+
 constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
 constexpr int kTokenCounts[] = {1, 2, 5, 9, 17, 70};
 constexpr int64_t kRowCounts[] = {16, 48, 144};
 constexpr int kBlockCounts[] = {1, 2, 3, 9};
 constexpr float kFloatRounding = 2e-5f;
-
-std::vector<float> random_values(int64_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(rng);
-  return v;
-}
 
 // A random quantized matrix, row-major as in a file, and the same matrix packed.
 struct PackedWeights {
@@ -53,26 +49,7 @@ struct PackedWeights {
   }
 };
 
-std::vector<float> run(Isa isa, const Tensor& w, const std::vector<float>& x, int n_tokens, ThreadPool& pool) {
-  set_kernel_isa(isa);
-  std::vector<float> y(w.rows() * n_tokens, NAN);
-  matmul(w, x.data(), y.data(), n_tokens, pool);
-  return y;
-}
-
-class PackedMatmul : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
- protected:
-  void SetUp() override {
-    if (!isa_supported(isa())) GTEST_SKIP() << "CPU lacks " << isa_name(isa());
-  }
-  void TearDown() override { set_kernel_isa(saved_); }
-  Isa isa() const { return std::get<0>(GetParam()); }
-  DType type() const { return std::get<1>(GetParam()); }
-  int64_t block() const { return dtype_info(type()).block_elems; }
-
- private:
-  Isa saved_ = kernel_isa();
-};
+class PackedMatmul : public PathAndType {};
 
 TEST_P(PackedMatmul, PackingKeepsEveryValue) {
   std::mt19937 rng(5);
@@ -135,10 +112,7 @@ TEST_P(PackedMatmul, BatchEqualsOneTokenAtATime) {
 INSTANTIATE_TEST_SUITE_P(AllPaths, PackedMatmul,
                          ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                                             ::testing::ValuesIn(kTypes)),
-                         [](const auto& info) {
-                           return std::string(isa_name(std::get<0>(info.param))) + "_" +
-                                  std::string(dtype_name(std::get<1>(info.param)));
-                         });
+                         path_and_type_name);
 
 TEST(PackedLayout, OnlyPackableTypesWithWholeGroupsArePacked) {
   const uint8_t byte = 0;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "quant_matmul_test.h"
 #include "kernels/matmul.h"
 #include "kernels/qgemm_kernel.h"
 #include "kernels/qmatmul.h"
@@ -32,19 +33,14 @@
 namespace lumen {
 namespace {
 
+using namespace testing_quant;
+
 constexpr DType kTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
                             DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 constexpr int kTokenCounts[] = {1, 2, 5, 17, 70};
 constexpr int64_t kRowCounts[] = {1, 3, 65, 131};
 constexpr int kBlockCounts[] = {1, 2, 3, 9};  // row lengths in blocks of the type
 constexpr float kFloatRounding = 2e-5f;
-
-std::vector<float> random_values(int64_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(rng);
-  return v;
-}
 
 // A random weight matrix quantized to `type`, and its dequantized values.
 struct QuantWeights {
@@ -65,26 +61,7 @@ std::vector<float> quantized_activations(DType type, const std::vector<float>& x
   return dequantize_tensor(act, quantize_tensor(act, x.data(), rows, cols).data(), rows, cols);
 }
 
-std::vector<float> run(Isa isa, const Tensor& w, const std::vector<float>& x, int n_tokens, ThreadPool& pool) {
-  set_kernel_isa(isa);
-  std::vector<float> y(w.rows() * n_tokens, NAN);
-  matmul(w, x.data(), y.data(), n_tokens, pool);
-  return y;
-}
-
-class QuantMatmul : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
- protected:
-  void SetUp() override {
-    if (!isa_supported(isa())) GTEST_SKIP() << "CPU lacks " << isa_name(isa());
-  }
-  void TearDown() override { set_kernel_isa(saved_); }
-  Isa isa() const { return std::get<0>(GetParam()); }
-  DType type() const { return std::get<1>(GetParam()); }
-  int64_t block() const { return dtype_info(type()).block_elems; }
-
- private:
-  Isa saved_ = kernel_isa();
-};
+class QuantMatmul : public PathAndType {};
 
 TEST_P(QuantMatmul, MatchesScalarTwinAndReference) {
   std::mt19937 rng(17);
@@ -150,10 +127,7 @@ TEST_P(QuantMatmul, BatchEqualsOneTokenAtATime) {
 INSTANTIATE_TEST_SUITE_P(AllPaths, QuantMatmul,
                          ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                                             ::testing::ValuesIn(kTypes)),
-                         [](const auto& info) {
-                           return std::string(isa_name(std::get<0>(info.param))) + "_" +
-                                  std::string(dtype_name(std::get<1>(info.param)));
-                         });
+                         path_and_type_name);
 
 // Both SIMD paths compute the same integers and sum them in the same order.
 TEST(QuantMatmulPaths, Avx2EqualsAvx512Exactly) {
