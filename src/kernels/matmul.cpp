@@ -120,4 +120,9 @@ void matmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool&
   });
 }
 
+void matmul(std::span<const MatmulOutput> outs, const float* x, int n_tokens, ThreadPool& pool) {
+  if (can_share_activations(outs)) return qmatmul_packed(outs, x, n_tokens, pool);
+  for (const MatmulOutput& o : outs) matmul(*o.w, x, o.y, n_tokens, pool);
+}
+
 }  // namespace lumen

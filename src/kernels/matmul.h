@@ -7,6 +7,7 @@
 // n_tokens == 1 is the decode case (matrix x vector, memory bound); larger counts are prefill
 // (matrix x matrix, compute bound).
 #include <cstdint>
+#include <span>
 
 #include "runtime/thread_pool.h"
 #include "tensor/tensor.h"
@@ -19,6 +20,17 @@ namespace lumen {
 // chosen at run time (kernels/cpu_features.h); threads of `pool` split the rows. On a given
 // path an output does not depend on the thread count nor on the other tokens of the call.
 void matmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool);
+
+// Several matrices applied to the same input (attention's q, k, v; the FFN's gate and up):
+// y = w x for each. Where their kernels can share the quantized input (kernels/qmatmul.h), it is
+// quantized once and the threads split all the matrices' rows in one pass, which saves a pass
+// of the pool per small matrix in decode; otherwise one matmul() after another. Outputs equal
+// those of separate matmul() calls bit for bit.
+struct MatmulOutput {
+  const Tensor* w;
+  float* y;
+};
+void matmul(std::span<const MatmulOutput> outs, const float* x, int n_tokens, ThreadPool& pool);
 
 // Scalar reference twin: one row, one token at a time, in the order the formula reads, on
 // weights widened (or dequantized) to f32 and unquantized activations.

@@ -97,32 +97,29 @@ DType activation_type(DType t) {
   }
 }
 
-void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool) {
-  const DType act = activation_type(w.type);
-  const int64_t cols = w.row_length(), rows = w.rows();
-  const size_t xq_stride = row_bytes(act, cols);  // fails unless cols is whole blocks
-  const int64_t blocks = cols / dtype_info(w.type).block_elems;
-  if (rows == 0 || n_tokens == 0) return;
+namespace {
 
+// Quantizes n_tokens rows of x (cols values each) to `act` into the calling thread's scratch,
+// with the per-block terms the kernels of weights of type `type` in `layout` read.
+Scratch& quantize_activations(DType type, Layout layout, const float* x, int64_t cols, int n_tokens,
+                              ThreadPool& pool) {
+  const DType act = activation_type(type);
+  const size_t xq_stride = row_bytes(act, cols);  // fails unless cols is whole blocks
+  const int64_t blocks = cols / dtype_info(type).block_elems;
   Scratch& s = scratch();
   if (s.xq.size() < size_t(n_tokens) * xq_stride) s.xq.resize(size_t(n_tokens) * xq_stride);
-  const bool packed = w.layout == Layout::Interleaved16;
+  const bool packed = layout == Layout::Interleaved16;
   const size_t act_blocks = size_t(n_tokens) * size_t(blocks);
-  std::vector<ActScale>& xs = s.xs;
-  std::vector<PackedAct>& xa = s.xa;
-  std::vector<PackedActK>& xk = s.xk;
-  if (!packed && act == DType::Q8_0 && xs.size() < act_blocks) xs.resize(act_blocks);
-  if (packed && act == DType::Q8_0 && xa.size() < act_blocks) xa.resize(act_blocks);
-  if (packed && act == DType::Q8_K && xk.size() < act_blocks) xk.resize(act_blocks);
-  const QGemmArgs a{static_cast<const uint8_t*>(w.data), row_bytes(w.type, cols), blocks, rows, s.xq.data(),
-                    xq_stride, s.xs.data(), y, n_tokens};
+  if (!packed && act == DType::Q8_0 && s.xs.size() < act_blocks) s.xs.resize(act_blocks);
+  if (packed && act == DType::Q8_0 && s.xa.size() < act_blocks) s.xa.resize(act_blocks);
+  if (packed && act == DType::Q8_K && s.xk.size() < act_blocks) s.xk.resize(act_blocks);
 
   // Activations round as ggml's quantize_row_q8_0/q8_K round them: the project's quantizer, or
   // on a SIMD path its bit-identical AVX2 form.
   const bool simd = kernel_isa() != Isa::Scalar;
   const QuantizeQ8_0 fast_q8_0 = simd ? quantize_q8_0_avx2() : nullptr;
   const QuantizeQ8_K fast_q8_k = simd ? quantize_q8_k_avx2() : nullptr;
-  const int offset = quant_offset(w.type, w.layout);
+  const int offset = quant_offset(type, layout);
   auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
     for (int64_t t = t_begin; t < t_end; ++t) {
       uint8_t* xq = s.xq.data() + t * xq_stride;
@@ -136,9 +133,9 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
       const auto* q8_0 = reinterpret_cast<const BlockQ8_0*>(xq);
       const auto* q8_k = reinterpret_cast<const quants::BlockQ8_K*>(xq);
       for (int64_t b = 0; b < blocks; ++b) {
-        if (act == DType::Q8_0 && packed) xa[t * blocks + b] = packed_act(q8_0[b], offset);
-        if (act == DType::Q8_0 && !packed) xs[t * blocks + b] = act_scale(q8_0[b], offset);
-        if (act == DType::Q8_K && packed) xk[t * blocks + b] = packed_act_k(q8_k[b]);
+        if (act == DType::Q8_0 && packed) s.xa[t * blocks + b] = packed_act(q8_0[b], offset);
+        if (act == DType::Q8_0 && !packed) s.xs[t * blocks + b] = act_scale(q8_0[b], offset);
+        if (act == DType::Q8_K && packed) s.xk[t * blocks + b] = packed_act_k(q8_k[b]);
       }
     }
   };
@@ -151,15 +148,73 @@ void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool
       quantize_tokens(begin, end);
     });
   }
-  if (packed) {  // threads take contiguous runs of whole 16-row groups
-    const PackedArgs pa{a.w, packed_group_bytes(w), blocks, rows, s.xq.data(), xa.data(), xk.data(), y, n_tokens};
-    const PackedGroups kernel = kernel_for(&packed_groups_avx512, &packed_groups_avx2, &packed_groups_scalar, w.type);
-    pool.run([&](int i, int nth) {
-      const auto [begin, end] = split_range(rows / kPackRows, i, nth);
-      kernel(pa, begin, end);
-    });
-    return;
+  return s;
+}
+
+}  // namespace
+
+bool can_share_activations(std::span<const MatmulOutput> outs) {
+  for (const MatmulOutput& o : outs) {
+    const Tensor& w = *o.w;
+    const Tensor& first = *outs.front().w;
+    if (w.layout != Layout::Interleaved16 || activation_type(w.type) != activation_type(first.type) ||
+        quant_offset(w.type, w.layout) != quant_offset(first.type, first.layout) || w.row_length() != first.row_length())
+      return false;
   }
+  return !outs.empty();
+}
+
+void qmatmul_packed(std::span<const MatmulOutput> outs, const float* x, int n_tokens, ThreadPool& pool) {
+  if (n_tokens == 0) return;
+  const Tensor& first = *outs.front().w;
+  const int64_t cols = first.row_length();
+  const Scratch& s = quantize_activations(first.type, first.layout, x, cols, n_tokens, pool);
+
+  // The matrices' groups in a row, as one range of bytes that the threads split evenly: a
+  // thread takes the groups that start inside its share (whole groups: outputs stay bit-identical
+  // for every thread count), so small matrices (k, v) cost no pass of the pool of their own.
+  struct Part {
+    PackedArgs args;
+    PackedGroups kernel;
+    int64_t groups;
+    size_t first_byte;
+  };
+  std::vector<Part> parts;
+  parts.reserve(outs.size());
+  size_t total = 0;
+  for (const MatmulOutput& o : outs) {
+    const Tensor& w = *o.w;
+    const int64_t blocks = cols / dtype_info(w.type).block_elems;
+    const PackedArgs args{static_cast<const uint8_t*>(w.data), packed_group_bytes(w), blocks, w.rows(),
+                          s.xq.data(), s.xa.data(), s.xk.data(), o.y, n_tokens};
+    const PackedGroups kernel = kernel_for(&packed_groups_avx512, &packed_groups_avx2, &packed_groups_scalar, w.type);
+    parts.push_back({args, kernel, w.rows() / kPackRows, total});
+    total += size_t(parts.back().groups) * args.group_stride;
+  }
+  pool.run([&](int i, int nth) {
+    const size_t lo = total * size_t(i) / size_t(nth), hi = total * size_t(i + 1) / size_t(nth);
+    for (const Part& p : parts) {
+      // The first group starting at or after byte b of the whole range.
+      auto group_at = [&](size_t b) {
+        if (b <= p.first_byte) return int64_t(0);
+        return std::min(p.groups, int64_t((b - p.first_byte + p.args.group_stride - 1) / p.args.group_stride));
+      };
+      const int64_t begin = group_at(lo), end = group_at(hi);
+      if (begin < end) p.kernel(p.args, begin, end);
+    }
+  });
+}
+
+void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool) {
+  if (w.layout == Layout::Interleaved16) {
+    const MatmulOutput out{&w, y};
+    return qmatmul_packed({&out, 1}, x, n_tokens, pool);
+  }
+  const int64_t cols = w.row_length(), rows = w.rows();
+  if (rows == 0 || n_tokens == 0) return;
+  const Scratch& s = quantize_activations(w.type, w.layout, x, cols, n_tokens, pool);
+  const QGemmArgs a{static_cast<const uint8_t*>(w.data), row_bytes(w.type, cols), cols / dtype_info(w.type).block_elems,
+                    rows, s.xq.data(), row_bytes(activation_type(w.type), cols), s.xs.data(), y, n_tokens};
   // As for the float types: threads take contiguous runs of whole row tiles.
   const QGemmRows kernel = kernel_for(&qgemm_rows_avx512, &qgemm_rows_avx2, &qgemm_rows_scalar, w.type);
   const int64_t tiles = (rows + kGemmRowTile - 1) / kGemmRowTile;

@@ -3,6 +3,9 @@
 // Q6_K), behind kernels/matmul.h's matmul(): the activations are quantized once per token row
 // (activation_type), then every weight block meets every activation block in an exact integer
 // dot product scaled once in float (kernels/qgemm_kernel.h).
+#include <span>
+
+#include "kernels/matmul.h"
 #include "runtime/thread_pool.h"
 #include "tensor/tensor.h"
 
@@ -16,5 +19,13 @@ inline bool has_quantized_kernel(DType t) { return activation_type(t) != DType::
 
 // matmul() for a weight type with has_quantized_kernel().
 void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool);
+
+// Whether the matrices of `outs` can share one quantization of their input and one pass of the
+// pool: all repacked (Layout::Interleaved16), of one row length, with the same activation
+// blocks (the same activation type and quant offset).
+bool can_share_activations(std::span<const MatmulOutput> outs);
+
+// matmul() of several matrices on one input for which can_share_activations() holds.
+void qmatmul_packed(std::span<const MatmulOutput> outs, const float* x, int n_tokens, ThreadPool& pool);
 
 }  // namespace lumen

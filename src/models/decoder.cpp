@@ -100,9 +100,8 @@ void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
   for (int32_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     for (int32_t r = 0; r < n; ++r) norm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], attn_norm_[l], attn_norm_b_[l]);
-    matmul(w.wq, xb_.data(), q_.data(), n, pool_);
-    matmul(w.wk, xb_.data(), k_.data(), n, pool_);
-    matmul(w.wv, xb_.data(), v_.data(), n, pool_);
+    const MatmulOutput qkv[] = {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}};
+    matmul(qkv, xb_.data(), n, pool_);
     if (!bq_[l].empty()) add_bias(q_.data(), bq_[l].data(), n, dim);
     if (!bk_[l].empty()) add_bias(k_.data(), bk_[l].data(), n, kv_dim);
     if (!bv_[l].empty()) add_bias(v_.data(), bv_[l].data(), n, kv_dim);
@@ -123,12 +122,13 @@ void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
 
     for (int32_t r = 0; r < n; ++r) norm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], ffn_norm_[l], ffn_norm_b_[l]);
     switch (c.ffn) {
-      case FfnKind::SwiGLU:
-        matmul(w.w_gate, xb_.data(), hb_.data(), n, pool_);
-        matmul(w.w_up, xb_.data(), hb2_.data(), n, pool_);
+      case FfnKind::SwiGLU: {
+        const MatmulOutput gate_up[] = {{&w.w_gate, hb_.data()}, {&w.w_up, hb2_.data()}};
+        matmul(gate_up, xb_.data(), n, pool_);
         swiglu(hb_.data(), hb2_.data(), int64_t(n) * hid);
         matmul(w.w_down, hb_.data(), xb_.data(), n, pool_);
         break;
+      }
       case FfnKind::GeluMLP:
         matmul(w.w_up, xb_.data(), hb_.data(), n, pool_);
         if (!b_up_[l].empty()) add_bias(hb_.data(), b_up_[l].data(), n, hid);
@@ -216,8 +216,8 @@ void Decoder::mixture_of_experts(const LayerWeights& w, int32_t n) {
           ++m;
         }
     if (m == 0) continue;
-    matmul(w.expert_gate[e], moe_x_.data(), hb_.data(), m, pool_);
-    matmul(w.expert_up[e], moe_x_.data(), hb2_.data(), m, pool_);
+    const MatmulOutput gate_up[] = {{&w.expert_gate[e], hb_.data()}, {&w.expert_up[e], hb2_.data()}};
+    matmul(gate_up, moe_x_.data(), m, pool_);
     swiglu(hb_.data(), hb2_.data(), int64_t(m) * c.hidden_dim);
     matmul(w.expert_down[e], hb_.data(), moe_y_.data(), m, pool_);
     for (int32_t i = 0; i < m; ++i) {

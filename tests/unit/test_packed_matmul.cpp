@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "quant_matmul_test.h"
 #include "kernels/matmul.h"
 #include "kernels/packed_layout.h"
+#include "kernels/qmatmul.h"
 #include "runtime/thread_pool.h"
 #include "tensor/quants/quantize.h"
 
@@ -36,13 +38,14 @@ constexpr int64_t kRowCounts[] = {16, 48, 144};
 constexpr int kBlockCounts[] = {1, 2, 3, 9};
 constexpr float kFloatRounding = 2e-5f;
 
-// A random quantized matrix, row-major as in a file, and the same matrix packed.
+// A random quantized matrix, row-major as in a file, and the same matrix packed where it can be.
 struct PackedWeights {
   std::vector<uint8_t> bytes, packed_bytes;
   Tensor rows, packed;
   PackedWeights(DType type, int64_t cols, int64_t n_rows, std::mt19937& rng) {
     bytes = quantize_tensor(type, random_values(cols * n_rows, rng).data(), n_rows, cols);
     rows = Tensor{"w", type, {cols, n_rows}, bytes.data()};
+    if (!can_pack(rows)) return;  // e.g. F16: only the row-major tensor
     packed_bytes.resize(lumen::packed_bytes(rows));
     pack_groups(rows, 0, n_rows / kPackRows, packed_bytes.data());
     packed = Tensor{"w", type, {cols, n_rows}, packed_bytes.data(), Layout::Interleaved16};
@@ -113,6 +116,59 @@ INSTANTIATE_TEST_SUITE_P(AllPaths, PackedMatmul,
                          ::testing::Combine(::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
                                             ::testing::ValuesIn(kTypes)),
                          path_and_type_name);
+
+// matmul() of several matrices on one input (kernels/matmul.h) equals one matmul() per matrix
+// bit for bit on every path and thread count: sharing the quantized input and one pass of the
+// pool changes which thread computes a group, never how. Mixes that cannot share the input
+// (Q4_0 beside Q8_0: different quant offsets; F16; different row lengths) take the separate path.
+TEST(SharedInputMatmul, EqualsOneMatmulPerMatrix) {
+  struct Mix {
+    std::vector<DType> types;
+    std::vector<int64_t> rows;
+    bool shared;
+  };
+  const Mix mixes[] = {
+      {{DType::Q4_K, DType::Q4_K, DType::Q6_K}, {128, 32, 32}, true},  // Q4_K_M's q, k, v
+      {{DType::Q4_0, DType::Q4_0}, {176, 48}, true},
+      {{DType::Q8_0, DType::Q8_0, DType::Q8_0}, {16, 16, 64}, true},
+      {{DType::Q4_0, DType::Q8_0}, {32, 32}, false},
+      {{DType::Q4_K, DType::F16}, {32, 32}, false},
+  };
+  std::mt19937 rng(23);
+  const int64_t cols = 512;  // two K-quant super-blocks, 16 blocks of 32
+  ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
+  const Isa saved = kernel_isa();
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (const Mix& mix : mixes) {
+      std::vector<std::unique_ptr<PackedWeights>> packed;  // F16 is left row-major (not packable)
+      std::vector<Tensor> tensors;
+      for (size_t m = 0; m < mix.types.size(); ++m) {
+        packed.push_back(std::make_unique<PackedWeights>(mix.types[m], cols, mix.rows[m], rng));
+        tensors.push_back(mix.types[m] == DType::F16 ? packed.back()->rows : packed.back()->packed);
+      }
+      for (int n_tokens : {1, 3, 9}) {
+        const std::vector<float> x = random_values(cols * n_tokens, rng);
+        for (ThreadPool& pool : pools) {
+          SCOPED_TRACE(testing::Message() << isa_name(isa) << " mix " << (&mix - mixes) << " tokens " << n_tokens
+                                          << " threads " << pool.size());
+          std::vector<std::vector<float>> together(tensors.size()), alone(tensors.size());
+          std::vector<MatmulOutput> outs;
+          for (size_t m = 0; m < tensors.size(); ++m) {
+            together[m].assign(size_t(tensors[m].rows() * n_tokens), NAN);
+            outs.push_back({&tensors[m], together[m].data()});
+            alone[m] = run(isa, tensors[m], x, n_tokens, pool);
+          }
+          EXPECT_EQ(can_share_activations(outs), mix.shared);
+          set_kernel_isa(isa);
+          matmul(outs, x.data(), n_tokens, pool);
+          for (size_t m = 0; m < tensors.size(); ++m) ASSERT_EQ(together[m], alone[m]) << "matrix " << m;
+        }
+      }
+    }
+  }
+  set_kernel_isa(saved);
+}
 
 TEST(PackedLayout, OnlyPackableTypesWithWholeGroupsArePacked) {
   const uint8_t byte = 0;
