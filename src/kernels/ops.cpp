@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "kernels/cpu_features.h"
+#include "kernels/ops_simd.h"
+
 namespace lumen {
 
 void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
@@ -11,7 +14,7 @@ void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float e
   for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (scale * x[i]);
 }
 
-void softmax(float* x, int64_t n) {
+void softmax_reference(float* x, int64_t n) {
   float max = x[0];
   for (int64_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
   float sum = 0.0f;
@@ -22,8 +25,22 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] /= sum;
 }
 
-void swiglu(float* gate, const float* up, int64_t n) {
+void swiglu_reference(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] * (1.0f / (1.0f + std::exp(-gate[i]))) * up[i];
+}
+
+namespace {
+const ExpOps* simd_exp_ops() { return kernel_isa() == Isa::Scalar ? nullptr : exp_ops_avx2(); }
+}  // namespace
+
+void softmax(float* x, int64_t n) {
+  if (const ExpOps* ops = simd_exp_ops()) return ops->softmax(x, n);
+  softmax_reference(x, n);
+}
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  if (const ExpOps* ops = simd_exp_ops()) return ops->swiglu(gate, up, n);
+  swiglu_reference(gate, up, n);
 }
 
 void add_into(float* out, const float* x, int64_t n) {

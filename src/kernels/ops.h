@@ -1,6 +1,7 @@
 #pragma once
 // Element-wise and per-row operations of the decoder block (seed 003: RMSNorm, RoPE, softmax,
-// SwiGLU). These cost little next to the matrix products; they are written once, plainly.
+// SwiGLU). These cost little next to the matrix products; they are written once, plainly, except
+// for the exp-bound softmax and SwiGLU, which have a SIMD form (below).
 #include <cstdint>
 
 namespace lumen {
@@ -13,6 +14,12 @@ void softmax(float* x, int64_t n);
 
 // gate[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + exp(-v))
 void swiglu(float* gate, const float* up, int64_t n);
+
+// softmax and swiglu run on the kernel path (kernels/cpu_features.h): on the SIMD paths with
+// a polynomial exp within 2 ulp of std::exp (ops_avx2.cpp). These are their scalar reference
+// twins, with std::exp.
+void softmax_reference(float* x, int64_t n);
+void swiglu_reference(float* gate, const float* up, int64_t n);
 
 // out[i] += x[i]
 void add_into(float* out, const float* x, int64_t n);
