@@ -19,6 +19,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Request {
+  RequestId id = 0;
   RequestParams params;
   TokenCallback on_token;
   Sampler sampler;
@@ -48,9 +49,10 @@ struct Engine::Impl {
   KvStore kv;
   BlockManager blocks;
 
-  mutable std::mutex mutex;  // guards waiting, stop and the counters read by metrics()
+  mutable std::mutex mutex;  // guards waiting, next_id, stop and the counters read by metrics()
   std::condition_variable wake;
   std::deque<std::unique_ptr<Request>> waiting;
+  RequestId next_id = 0;
   std::vector<std::unique_ptr<Request>> running;  // in order of admission
   bool stop = false;
   EngineMetrics counters;
@@ -126,7 +128,7 @@ Engine::~Engine() {
 
 int32_t Engine::context_length() const { return impl_->context; }
 
-bool Engine::submit(RequestParams params, TokenCallback on_token) {
+std::optional<RequestId> Engine::submit(RequestParams params, TokenCallback on_token) {
   const ModelConfig& c = impl_->model.config;
   if (params.prompt.empty()) fail("the prompt must hold at least one token");
   if (int64_t(params.prompt.size()) > impl_->context)
@@ -137,17 +139,34 @@ bool Engine::submit(RequestParams params, TokenCallback on_token) {
   for (const auto& [t, bias] : params.logit_bias)
     if (t < 0 || t >= c.vocab_size) fail("logit_bias names token ", t, ", outside the vocabulary");
   auto request = std::make_unique<Request>(std::move(params), std::move(on_token), c.vocab_size);
+  RequestId id;
   {
     std::lock_guard lock(impl_->mutex);
     if (int32_t(impl_->waiting.size()) >= impl_->options.max_queued) {
       ++impl_->counters.requests_rejected;
-      return false;
+      return std::nullopt;
     }
+    id = request->id = impl_->next_id++;
     ++impl_->counters.requests_total;
     impl_->counters.prompt_tokens_total += request->tokens.size();
     impl_->waiting.push_back(std::move(request));
+    impl_->counters.queued = int32_t(impl_->waiting.size());
   }
   impl_->wake.notify_one();
+  return id;
+}
+
+// A waiting request is touched only under the mutex (admit() takes it out of the queue before
+// using it), so it can be dropped from here; it holds no KV blocks (preemption gave them back).
+bool Engine::cancel(RequestId id) {
+  std::lock_guard lock(impl_->mutex);
+  auto& waiting = impl_->waiting;
+  const auto it = std::find_if(waiting.begin(), waiting.end(), [&](const auto& r) { return r->id == id; });
+  if (it == waiting.end()) return false;
+  waiting.erase(it);
+  ++impl_->counters.requests_finished;
+  ++impl_->counters.requests_cancelled_queued;
+  impl_->counters.queued = int32_t(waiting.size());
   return true;
 }
 

@@ -4,13 +4,14 @@
 // leave the running batch at every step (continuous batching), and long prompts are prefilled in
 // chunks mixed with other requests' decode steps.
 //
-// Thread model: submit() and metrics() may be called from any thread; callbacks run on the
-// engine's loop thread and must be quick (queue the text to the HTTP connection, don't block).
+// Thread model: submit(), cancel() and metrics() may be called from any thread; callbacks run on
+// the engine's loop thread and must be quick (queue the text to the HTTP connection, don't block).
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "runtime/kv_cache.h"
@@ -55,10 +56,13 @@ struct TokenEvent {
 // frees its KV blocks and sends no further events, not even a final one.
 using TokenCallback = std::function<bool(const TokenEvent&)>;
 
+using RequestId = uint64_t;
+
 struct EngineMetrics {
   uint64_t requests_total = 0, requests_finished = 0, requests_rejected = 0;
+  uint64_t requests_cancelled_queued = 0;  // taken out of the queue by cancel() (also counted as finished)
   uint64_t prompt_tokens_total = 0, prompt_tokens_cached = 0, generated_tokens_total = 0;
-  int32_t running = 0, queued = 0;
+  int32_t running = 0, queued = 0;  // gauges, set after each step; queued also at once by submit() and cancel()
   int32_t kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_cached = 0;  // cached: free but holding a prefix
   uint64_t preemptions = 0;
   double generated_tokens_per_second = 0;  // over the last few seconds
@@ -71,9 +75,15 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Queues a request. Returns false (and calls nothing) when the queue is full. Throws
-  // lumen::Error for a request that can never run (prompt longer than the context, bad params).
-  bool submit(RequestParams params, TokenCallback on_token);
+  // Queues a request and returns its id; returns nothing (and calls nothing) when the queue is
+  // full. Throws lumen::Error for a request that can never run (prompt longer than the context,
+  // bad params).
+  std::optional<RequestId> submit(RequestParams params, TokenCallback on_token);
+
+  // Takes a request that is waiting to start (its client has gone) out of the queue at once: it
+  // is never prefilled and gets no events. Returns false when it is not waiting: it has ended,
+  // or it runs, and then only its callback returning false cancels it.
+  bool cancel(RequestId id);
 
   EngineMetrics metrics() const;
   int32_t context_length() const;

@@ -147,10 +147,17 @@ struct HttpServer::Impl {
     const ResponseHeader header{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id_prefix) + "-" +
                                     std::to_string(next_id++),
                                 unix_seconds(), options.model_name};
-    if (!engine.submit(std::move(params), Generation::callback(generation)))
-      throw ApiError(503, "the server is busy (its request queue is full); retry later", "", "queue_full");
-    if (request.stream) stream(res, request, header, generation);
-    else answer(res, request, header, generation);
+    const auto id = engine.submit(std::move(params), Generation::callback(generation));
+    if (!id) throw ApiError(503, "the server is busy (its request queue is full); retry later", "", "queue_full");
+    // Called however the response ends. When the client has gone, this is what cancels the
+    // request: one still queued leaves the queue at once, never prefilled; a running one ends at
+    // the engine's next callback, which frees its KV blocks. After a normal end it finds nothing.
+    httplib::ContentProviderResourceReleaser cancel = [&engine = engine, id = *id, generation](bool) {
+      generation->cancel();
+      engine.cancel(id);
+    };
+    if (request.stream) stream(res, request, header, generation, std::move(cancel));
+    else answer(res, request, header, generation, std::move(cancel));
   }
 
   // A non-streamed answer is one JSON object, complete only at the end, yet the server must notice
@@ -168,7 +175,7 @@ struct HttpServer::Impl {
   // "; charset=utf-8" keeps cpp-httplib from compressing the body (it compresses exactly
   // "application/json"): a compressor would hold the spaces back instead of sending them.
   static void answer(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
-                     std::shared_ptr<Generation> generation) {
+                     std::shared_ptr<Generation> generation, httplib::ContentProviderResourceReleaser cancel) {
     res.set_chunked_content_provider(
         "application/json; charset=utf-8",
         [request, header, generation, text = std::string()](size_t, httplib::DataSink& sink) mutable {
@@ -180,11 +187,11 @@ struct HttpServer::Impl {
           sink.done();
           return true;
         },
-        [generation](bool) { generation->cancel(); });
+        std::move(cancel));
   }
 
   static void stream(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
-                     std::shared_ptr<Generation> generation) {
+                     std::shared_ptr<Generation> generation, httplib::ContentProviderResourceReleaser cancel) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -202,9 +209,7 @@ struct HttpServer::Impl {
           sink.done();
           return true;
         },
-        // Runs however the response ended; after a failed write (the client went away) the
-        // engine's next callback then cancels the request and frees its KV blocks.
-        [generation](bool) { generation->cancel(); });
+        std::move(cancel));
   }
 };
 

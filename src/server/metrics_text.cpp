@@ -19,6 +19,9 @@ std::string metrics_text(const EngineMetrics& m) {
   metric(os, "requests_finished_total", "counter", "Requests that ended.", double(m.requests_finished));
   metric(os, "requests_rejected_total", "counter", "Requests refused because the queue was full.",
          double(m.requests_rejected));
+  metric(os, "requests_cancelled_queued_total", "counter",
+         "Requests cancelled while waiting in the queue (their client went away).",
+         double(m.requests_cancelled_queued));
   metric(os, "prompt_tokens_total", "counter", "Prompt tokens received.", double(m.prompt_tokens_total));
   metric(os, "prompt_tokens_cached_total", "counter", "Prompt tokens served from the prefix cache.",
          double(m.prompt_tokens_cached));

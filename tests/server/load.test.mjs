@@ -1,8 +1,10 @@
 // Many users at once: 32 concurrent clients x 10 requests (mixed lengths, streamed and not) all
 // complete with the output each request gives alone; KV blocks are all returned afterwards,
-// including those of clients that hang up mid-stream or before a non-streamed answer; a shared
-// prefix is served from the cache; a flood of malformed requests leaves a well-formed one untouched.
+// including those of clients that hang up mid-stream or before a non-streamed answer; a client
+// that hangs up while its request is queued takes it out of the queue at once; a shared prefix is
+// served from the cache; a flood of malformed requests leaves a well-formed one untouched.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { metrics, post, startServer, waitForMetrics } from './lumen_server.mjs';
 
@@ -159,4 +161,51 @@ describe('non-streamed disconnect', () => {
     assert.ok(generated < 500, `${generated} tokens generated: the request ran to its end`);
     console.log(`non-streamed request cancelled after ${generated} of 500 tokens, blocks free ${Date.now() - aborted} ms after the abort`);
   });
+});
+
+// A request waiting in the queue whose client hangs up leaves the queue at once, not when its turn
+// comes. With --parallel 1 it waits behind a first request that must outlast the check by far.
+// The bundled stories260K generates its whole context in a fraction of a second, so the shared
+// llama-2-tiny-random is used: it has a 4096-token context and a 32000-token vocabulary, which
+// sampling without top-k sorts for each token (~3 ms), so 4000 tokens take seconds.
+const TINY_RANDOM = new URL('../../../shared/models/llama-2-tiny-random.gguf', import.meta.url).pathname;
+describe('queued disconnect', { skip: !existsSync(TINY_RANDOM) && `no ${TINY_RANDOM}` }, () => {
+  let server;
+  before(async () => { server = await startServer(['-m', TINY_RANDOM, '--parallel', '1']); });
+  after(async () => assert.equal(await server.stop(), 0));
+
+  const send = (body, signal) => fetch(`${server.url}/v1/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, signal, body: JSON.stringify(body),
+  });
+
+  for (const stream of [false, true]) {
+    test(`a ${stream ? 'streamed' : 'non-streamed'} request whose client hangs up while queued leaves the queue at once`,
+      { timeout: 60000 }, async () => {
+        const before = await metrics(server.url);
+        const first = new AbortController();
+        try {
+          // End of text and BOS are biased away: only max_tokens or the cancellation end it.
+          await send({ prompt: 'Once upon a time', max_tokens: 4000, temperature: 1, logit_bias: { 1: -100, 2: -100 } },
+            first.signal);
+          await waitForMetrics(server.url, (m) => m.requests_running === 1);
+
+          const queued = new AbortController();
+          const response = await send({ prompt: 'The little dog', max_tokens: 8, stream }, queued.signal);
+          assert.equal(response.status, 200);  // the headers leave once the request is queued
+          await waitForMetrics(server.url, (m) => m.requests_queued === 1);
+          queued.abort();
+          const aborted = Date.now();
+          const m = await waitForMetrics(server.url, (m) => m.requests_queued === 0, 5000);
+          // Taken out of the queue, not admitted: the first request still runs, and has not ended.
+          assert.equal(m.requests_cancelled_queued_total - before.requests_cancelled_queued_total, 1);
+          assert.equal(m.requests_finished_total - before.requests_finished_total, 1);
+          assert.equal(m.requests_running, 1);
+          console.log(`queued ${stream ? 'streamed' : 'non-streamed'} request left the queue ${Date.now() - aborted} ms after the abort`);
+        } finally {
+          first.abort();  // the next test starts with an idle server, whatever happened here
+        }
+        const end = await waitForMetrics(server.url, (m) => m.requests_running === 0 && m.kv_blocks_used === 0);
+        assert.ok(end.generated_tokens_total - before.generated_tokens_total < 4000, 'the first request ran to its end');
+      });
+  }
 });

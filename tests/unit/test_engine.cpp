@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
+#include <utility>
 
 #include "formats/loaded_model.h"
 #include "models/decoder.h"
@@ -148,6 +150,59 @@ TEST(Engine, CancelledRequestsFreeTheirBlocks) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the loop finishes its step
   EXPECT_EQ(c.outputs[0].size(), 5u);
   EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+}
+
+// A client that hangs up while its request waits: cancel() takes the request out of the queue
+// at once, before any prefill, and the requests around it run as if it had never come.
+TEST(Engine, CancelledWaitingRequestIsNeverPrefilled) {
+  EngineOptions o;
+  o.max_sequences = 1;  // the first request holds the only slot; the others wait
+  o.threads = 1;
+  o.block_size = 4;
+  // 0: running, 1: cancelled while waiting, 2: waiting behind it; `again`: request 1's prompt
+  // sent again. Declared before the engine, which may call them until it is destroyed.
+  Collector c(3), again(1);
+  Engine engine(stories(), o);
+  // The running request's first event holds the loop until the cancellation is done, so request
+  // 1 cannot be admitted first. Destroyed before the engine, a promise not kept still lets the
+  // loop go (broken promise) when an assertion returns early.
+  std::promise<void> admitted, cancelled;
+  auto first = [&, next = c.callback(0), waited = false](const TokenEvent& e) mutable {
+    if (!std::exchange(waited, true)) {
+      admitted.set_value();
+      cancelled.get_future().wait();
+    }
+    return next(e);
+  };
+  const auto ps = prompts();
+  RequestParams p;
+  p.sampling = greedy();
+  p.max_tokens = 30;
+  p.prompt = ps[0];
+  ASSERT_TRUE(engine.submit(p, first));
+  admitted.get_future().wait();
+  p.prompt = ps[4];
+  const auto victim = engine.submit(p, c.callback(1));
+  p.prompt = ps[3];
+  ASSERT_TRUE(engine.submit(p, c.callback(2)));
+  ASSERT_TRUE(victim);
+  EXPECT_EQ(engine.metrics().queued, 2);
+  EXPECT_TRUE(engine.cancel(*victim));
+  EXPECT_FALSE(engine.cancel(*victim));  // gone: a second cancel finds nothing
+  EXPECT_EQ(engine.metrics().queued, 1);
+  EXPECT_EQ(engine.metrics().requests_cancelled_queued, 1u);
+  cancelled.set_value();
+  c.wait(2);
+  EXPECT_EQ(c.outputs[0], alone(ps[0], 30));
+  EXPECT_EQ(c.outputs[2], alone(ps[3], 30));
+  EXPECT_TRUE(c.outputs[1].empty());  // never called back: no token, no final event
+  EXPECT_EQ(c.last[1].finish, FinishReason::None);
+  // Had request 1's prompt been prefilled, its full blocks would be in the prefix cache now.
+  p.prompt = ps[4];
+  p.max_tokens = 1;
+  ASSERT_TRUE(engine.submit(p, again.callback(0)));
+  again.wait(1);
+  EXPECT_EQ(again.last[0].cached_prompt_tokens, 0);
 }
 
 TEST(Engine, SharedPrefixIsNotPrefilledTwice) {
