@@ -72,6 +72,7 @@ struct Engine::Impl {
   void requeue_preempted();
   void preempt(Request& r);
   void release(Request& r);
+  void end_request(Request& r);  // released, counted finished, gauges updated
   void publish_full_blocks(Request& r);
   bool emit(Request& r, const TokenEvent& e);
   int32_t sample(Request& r);
@@ -344,17 +345,24 @@ bool Engine::Impl::step() {
         e.finish = FinishReason::ContextFull;
       }
     }
-    const bool keep = emit(r, e);
-    if (!keep || e.finish != FinishReason::None) {
-      release(r);
-      r.done = true;
-      std::lock_guard lock(mutex);
-      ++counters.requests_finished;
-    }
+    // A request that ends is counted and its blocks freed before its last event goes out, so
+    // whoever sees that event (a client, then /metrics) also sees the request gone.
+    const bool last = e.finish != FinishReason::None;
+    if (last) end_request(r);
+    if (!emit(r, e) && !last) end_request(r);
   }
   std::erase_if(running, [](const auto& r) { return r->done; });
   finish_step(generated_now);
   return true;
+}
+
+void Engine::Impl::end_request(Request& r) {
+  release(r);
+  r.done = true;
+  std::lock_guard lock(mutex);
+  ++counters.requests_finished;
+  counters.kv_blocks_used = blocks.used();
+  counters.kv_blocks_cached = blocks.cached();
 }
 
 // Makes room for `positions` positions of r, preempting the newest running requests that are

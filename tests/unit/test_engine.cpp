@@ -147,8 +147,11 @@ TEST(Engine, CancelledRequestsFreeTheirBlocks) {
   p.sampling = greedy();
   ASSERT_TRUE(engine.submit(p, c.callback(0, 5)));
   c.wait(1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the loop finishes its step
   EXPECT_EQ(c.outputs[0].size(), 5u);
+  // The engine frees the blocks once the callback that cancelled has returned: poll, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (engine.metrics().kv_blocks_used != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
 }
 
