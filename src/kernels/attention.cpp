@@ -7,23 +7,28 @@
 
 namespace lumen {
 
-void attend(const AttentionHead& h, float* scores, float* out) {
-  if (kernel_isa() != Isa::Scalar) return attend_avx2(h, scores, out);
-  attend_reference(h, scores, out);
+void attend(const KvHead& kv, std::span<const AttentionQuery> queries, float* scratch) {
+  if (kernel_isa() == Isa::Scalar) {
+    for (const AttentionQuery& q : queries) attend_reference(kv, q, scratch);
+  } else if (queries.size() == 1) {
+    attend_one_avx2(kv, queries[0], scratch);
+  } else {
+    attend_avx2(kv, queries, scratch);
+  }
 }
 
-void attend_reference(const AttentionHead& h, float* scores, float* out) {
+void attend_reference(const KvHead& kv, const AttentionQuery& q, float* scores) {
   const KvRowOps& ops = kv_row_ops_scalar();
-  const float norm = std::sqrt(float(h.head_dim));
-  const int32_t first = h.first_position, count = h.n_positions - first;
-  for (int32_t p = first; p < h.n_positions; ++p)
-    scores[p - first] = ops.dot(h.query, h.row(h.keys, p), h.keys.type, h.head_dim) / norm;
-  if (h.alibi_slope != 0.0f)
-    for (int32_t p = first; p < h.n_positions; ++p) scores[p - first] += h.alibi_slope * float(p - (h.n_positions - 1));
-  softmax(scores, count);
-  for (int32_t i = 0; i < h.head_dim; ++i) out[i] = 0.0f;
-  for (int32_t p = first; p < h.n_positions; ++p)
-    ops.axpy(scores[p - first], h.row(h.values, p), h.values.type, h.head_dim, out);
+  const float norm = std::sqrt(float(kv.head_dim));
+  const int32_t first = q.first_position, count = q.n_positions - first;
+  for (int32_t p = first; p < q.n_positions; ++p)
+    scores[p - first] = ops.dot(q.query, kv.row(kv.keys, p), kv.keys.type, kv.head_dim) / norm;
+  if (q.alibi_slope != 0.0f)
+    for (int32_t p = first; p < q.n_positions; ++p) scores[p - first] += q.alibi_slope * float(p - (q.n_positions - 1));
+  softmax_reference(scores, count);
+  for (int32_t i = 0; i < kv.head_dim; ++i) q.out[i] = 0.0f;
+  for (int32_t p = first; p < q.n_positions; ++p)
+    ops.axpy(scores[p - first], kv.row(kv.values, p), kv.values.type, kv.head_dim, q.out);
 }
 
 }  // namespace lumen

@@ -1,6 +1,7 @@
 #include "models/decoder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "kernels/attention.h"
@@ -63,7 +64,20 @@ Decoder::Decoder(const LoadedModel& model, int32_t max_positions, int32_t max_ba
     moe_row_weight_.resize(B);
     for (auto* buf : {&moe_x_, &moe_y_, &moe_out_}) buf->resize(B * c.dim);
   }
-  scores_.resize(size_t(pool.size()) * max_positions);
+  // Queries per group: about 32, enough that widening a chunk of keys is a small share of their
+  // products (more gain little), in runs short enough that a prompt chunk still splits into many
+  // items, and few enough that a thread's scores (queries x max_positions) stay within 4 MiB
+  // unless one row's heads alone need more.
+  constexpr int32_t kGroupQueries = 32, kMaxRunRows = 16;
+  constexpr int64_t kScoreFloats = int64_t(1) << 20;
+  const int32_t heads_per_kv = c.n_heads / c.n_kv_heads;
+  const int64_t rows_in_budget = kScoreFloats / (int64_t(heads_per_kv) * max_positions);
+  run_rows_ = int32_t(std::clamp<int64_t>(std::min<int64_t>(kGroupQueries / heads_per_kv, rows_in_budget), 1,
+                                          std::min(kMaxRunRows, max_batch_tokens)));
+  scratch_floats_ = attention_scratch_floats(run_rows_ * heads_per_kv, max_positions, c.head_dim());
+  attention_scratch_.resize(size_t(pool.size()) * scratch_floats_);
+  queries_.resize(size_t(pool.size()) * run_rows_ * heads_per_kv);
+  run_start_.resize(B + 1);
 }
 
 void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
@@ -229,30 +243,39 @@ void Decoder::mixture_of_experts(const LayerWeights& w, int32_t n) {
   std::copy_n(moe_out_.begin(), size_t(n) * dim, xb_.begin());
 }
 
+// Work items: one run of rows x one KV head, taken by the threads in turn since they differ in
+// length (prefill against decode rows, early against late positions). A decode step gives
+// n_kv_heads items.
 void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
   const ModelConfig& c = config_;
-  const int32_t head_dim = c.head_dim(), group = c.n_heads / c.n_kv_heads;
-  const int64_t items = int64_t(n) * c.n_heads;
-  pool_.run([&](int i, int nth) {
-    float* scratch = &scores_[size_t(i) * max_positions()];
-    auto [begin, end] = split_range(items, i, nth);
-    for (int64_t item = begin; item < end; ++item) {
-      const int32_t r = int32_t(item / c.n_heads), h = int32_t(item % c.n_heads);
-      const int32_t kv_head = h / group;  // GQA: `group` query heads share one KV head
+  const int32_t head_dim = c.head_dim(), heads_per_kv = c.n_heads / c.n_kv_heads;
+  int32_t runs = 0;
+  for (int32_t r = 0; r < n; ++r)
+    if (r == 0 || row_seq_[r] != row_seq_[r - 1] || r - run_start_[runs - 1] == run_rows_) run_start_[runs++] = r;
+  run_start_[runs] = n;
+  const int64_t items = int64_t(runs) * c.n_kv_heads;
+  std::atomic<int64_t> next_item{0};
+  pool_.run([&](int i, int) {
+    float* scratch = &attention_scratch_[size_t(i) * scratch_floats_];
+    AttentionQuery* queries = &queries_[size_t(i) * run_rows_ * heads_per_kv];
+    for (int64_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < items;) {
+      const int32_t run = int32_t(item / c.n_kv_heads), kv_head = int32_t(item % c.n_kv_heads);
       const KvView keys{kv.keys(layer) + row_bytes(kv.types().keys, int64_t(kv_head) * head_dim), kv.types().keys,
                         int64_t(kv.key_row_bytes())};
       const KvView values{kv.values(layer) + row_bytes(kv.types().values, int64_t(kv_head) * head_dim),
                           kv.types().values, int64_t(kv.value_row_bytes())};
-      AttentionHead head{&q_[size_t(r) * c.dim + size_t(h) * head_dim],
-                         keys,
-                         values,
-                         row_seq_[r]->blocks.data(),
-                         kv.block_size(),
-                         head_dim,
-                         row_pos_[r] + 1};
-      if (c.sliding_window > 0) head.first_position = std::max(0, row_pos_[r] + 1 - c.sliding_window);
-      if (!alibi_.empty()) head.alibi_slope = alibi_[h];
-      attend(head, scratch, &att_[size_t(r) * c.dim + size_t(h) * head_dim]);
+      const int32_t first_row = run_start_[run], end_row = run_start_[run + 1];
+      const KvHead cached{keys, values, row_seq_[first_row]->blocks.data(), kv.block_size(), head_dim};
+      int32_t count = 0;
+      for (int32_t r = first_row; r < end_row; ++r)
+        for (int32_t h = kv_head * heads_per_kv; h < (kv_head + 1) * heads_per_kv; ++h) {
+          AttentionQuery& q = queries[count++];
+          q = {&q_[size_t(r) * c.dim + size_t(h) * head_dim], &att_[size_t(r) * c.dim + size_t(h) * head_dim],
+               row_pos_[r] + 1};
+          if (c.sliding_window > 0) q.first_position = std::max(0, row_pos_[r] + 1 - c.sliding_window);
+          if (!alibi_.empty()) q.alibi_slope = alibi_[h];
+        }
+      attend(cached, {queries, size_t(count)}, scratch);
     }
   });
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "formats/loaded_model.h"
+#include "kernels/attention.h"
 #include "kernels/rope.h"
 #include "runtime/kv_cache.h"
 #include "runtime/thread_pool.h"
@@ -73,7 +74,14 @@ class Decoder {
   // Activations, row-major [row][feature].
   std::vector<float> x_, xb_, q_, k_, v_, att_, hb_, hb2_;
   std::vector<float> logits_;  // classifier rows of a multi-sequence batch, before scattering
-  std::vector<float> scores_;  // one max_positions row per thread
+  // Attention works on runs of up to run_rows_ consecutive rows of one sequence, with all the
+  // query heads of one KV head at once: per thread, scratch_floats_ of attention_scratch_ and
+  // room for one run's queries in queries_; run_start_: the first row of each run of the batch.
+  int32_t run_rows_;
+  size_t scratch_floats_;
+  std::vector<float> attention_scratch_;
+  std::vector<AttentionQuery> queries_;
+  std::vector<int32_t> run_start_;
 };
 
 // A single sequence in KV storage of its own, its blocks in order: what the command line and

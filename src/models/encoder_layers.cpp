@@ -33,25 +33,37 @@ LayerNormWeights make_layernorm(const Tensor& weight, const Tensor& bias, int64_
 }
 
 void attend_rows(const AttentionRows& a, std::span<const KeySpan> spans, std::vector<float>& scratch, ThreadPool& pool) {
+  // Work items: blocks of kBlockRows consecutive rows x one head. The rows of a block whose spans
+  // start at the same key (one text in a BERT batch, every row in cross-attention) are one group
+  // of queries for attend(), which reads those keys once for all of them.
+  constexpr int32_t kBlockRows = 16;
   int32_t longest = 1;
   for (const KeySpan& s : spans) longest = std::max(longest, s.count);
-  if (scratch.size() < size_t(pool.size()) * size_t(longest)) scratch.resize(size_t(pool.size()) * size_t(longest));
+  const size_t per_thread = attention_scratch_floats(kBlockRows, longest, a.head_dim);
+  if (scratch.size() < size_t(pool.size()) * per_thread) scratch.resize(size_t(pool.size()) * per_thread);
   // Contiguous rows are one block of a block table that never ends: position p is row p.
   static const int32_t kSingleBlock[1] = {0};
-  const int64_t items = int64_t(spans.size()) * a.n_heads;
+  const int32_t n_rows = int32_t(spans.size());
+  const int64_t items = int64_t((n_rows + kBlockRows - 1) / kBlockRows) * a.n_heads;
   const int64_t kv_row_bytes = a.kv_stride * int64_t(sizeof(float));
   pool.run([&](int i, int nth) {
-    float* scores = &scratch[size_t(i) * size_t(longest)];
+    float* thread_scratch = &scratch[size_t(i) * per_thread];
+    AttentionQuery queries[kBlockRows];
     auto [begin, end] = split_range(items, i, nth);
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t r = item / a.n_heads, h = item % a.n_heads;
-      const KeySpan s = spans[size_t(r)];
-      const int64_t first = int64_t(s.begin) * a.kv_stride + h * a.head_dim;
-      const KvView keys{reinterpret_cast<const uint8_t*>(a.k + first), DType::F32, kv_row_bytes};
-      const KvView values{reinterpret_cast<const uint8_t*>(a.v + first), DType::F32, kv_row_bytes};
-      const AttentionHead head{a.q + r * a.q_stride + h * a.head_dim, keys, values, kSingleBlock, INT_MAX,
-                               a.head_dim, s.count};
-      attend(head, scores, a.out + r * a.out_stride + h * a.head_dim);
+      const int32_t block = int32_t(item / a.n_heads), block_end = std::min(n_rows, (block + 1) * kBlockRows);
+      const int64_t h = item % a.n_heads;
+      for (int32_t r = block * kBlockRows; r < block_end;) {
+        const int32_t key0 = spans[size_t(r)].begin;
+        const int64_t first = int64_t(key0) * a.kv_stride + h * a.head_dim;
+        const KvView keys{reinterpret_cast<const uint8_t*>(a.k + first), DType::F32, kv_row_bytes};
+        const KvView values{reinterpret_cast<const uint8_t*>(a.v + first), DType::F32, kv_row_bytes};
+        int32_t count = 0;
+        for (; r < block_end && spans[size_t(r)].begin == key0; ++r, ++count)
+          queries[count] = {a.q + r * a.q_stride + h * a.head_dim, a.out + r * a.out_stride + h * a.head_dim,
+                            spans[size_t(r)].count};
+        attend(KvHead{keys, values, kSingleBlock, INT_MAX, a.head_dim}, {queries, size_t(count)}, thread_scratch);
+      }
     }
   });
 }

@@ -54,7 +54,7 @@ struct AttentionRows {
   int32_t n_heads;
   int32_t head_dim;
 };
-// `scratch` grows to one score row per thread when the longest span needs it.
+// `scratch` grows to what one thread's attention needs when the longest span asks for more.
 void attend_rows(const AttentionRows& a, std::span<const KeySpan> spans, std::vector<float>& scratch, ThreadPool& pool);
 
 }  // namespace lumen
