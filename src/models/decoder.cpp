@@ -54,7 +54,6 @@ Decoder::Decoder(const LoadedModel& model, int32_t max_positions, int32_t max_ba
   for (auto* buf : {&x_, &xb_, &q_, &att_}) buf->resize(B * c.dim);
   for (auto* buf : {&k_, &v_}) buf->resize(B * c.kv_dim());
   for (auto* buf : {&hb_, &hb2_}) buf->resize(B * c.hidden_dim);
-  logits_.resize(B * c.vocab_size);
   if (c.ffn == FfnKind::MoE) {
     const size_t picks = B * size_t(c.n_experts_used);
     router_.resize(B * c.n_experts);
@@ -177,6 +176,9 @@ void Decoder::classifier(std::span<const SequenceStep> batch) {
     matmul(weights_.output, xb_.data(), batch[0].logits, wanted, pool_);
     return;
   }
+  // Grown to the rows asked for rather than sized for max_batch_ rows up front: the engine asks
+  // for one row per sequence, and max_batch_ x vocab floats are megabytes it would never touch.
+  if (logits_.size() < size_t(wanted) * vocab) logits_.resize(size_t(wanted) * vocab);
   matmul(weights_.output, xb_.data(), logits_.data(), wanted, pool_);
   int32_t at = 0;
   for (const SequenceStep& s : batch) {

@@ -10,7 +10,8 @@
 // One call runs a batch that may mix sequences: prompt chunks (prefill) and single tokens
 // (decode) alike become rows of one matrix x matrix product per weight, so each weight is read
 // once per step however many sequences are running. Each sequence's keys and values go to the
-// KV blocks its block table names. All buffers are sized here, once; forward() never allocates.
+// KV blocks its block table names. All buffers are sized here, once, except the one that gathers
+// the logits of a multi-sequence batch: it grows to the most rows a batch has asked for.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -73,7 +74,7 @@ class Decoder {
   std::vector<const SequenceStep*> row_seq_;
   // Activations, row-major [row][feature].
   std::vector<float> x_, xb_, q_, k_, v_, att_, hb_, hb2_;
-  std::vector<float> logits_;  // classifier rows of a multi-sequence batch, before scattering
+  std::vector<float> logits_;  // classifier rows of a multi-sequence batch, before scattering; grown on demand
   // Attention works on runs of up to run_rows_ consecutive rows of one sequence, with all the
   // query heads of one KV head at once: per thread, scratch_floats_ of attention_scratch_ and
   // room for one run's queries in queries_; run_start_: the first row of each run of the batch.
