@@ -1,6 +1,8 @@
 #include "runtime/roofline.h"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -29,6 +31,8 @@ double busy_throughput(ThreadPool& pool, double ops_per_iteration, Body body) {
   return best;
 }
 
+// x86 only, like the kernels whose ceilings they measure; elsewhere the kernels are scalar.
+#if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx512f"))) float fma_loop_avx512() {
   __m512 acc[kChains];
   const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
@@ -75,15 +79,18 @@ __attribute__((target("avx2"))) float dot_loop_avx2() {
   for (int c = 1; c < kChains; ++c) sum = _mm256_add_epi32(sum, acc[c]);
   return float(_mm256_extract_epi32(sum, 0));
 }
+#endif
 
 }  // namespace
 
 double measure_peak_f32_gflops(ThreadPool& pool) {
+#if defined(__x86_64__) || defined(__i386__)
   switch (kernel_isa()) {
     case Isa::Avx512: return busy_throughput(pool, 2.0 * 16 * kChains, fma_loop_avx512);
     case Isa::Avx2: return busy_throughput(pool, 2.0 * 8 * kChains, fma_loop_avx2);
     case Isa::Scalar: break;
   }
+#endif
   return busy_throughput(pool, 2.0 * kChains, [] {
     float acc[kChains] = {};
     for (int64_t i = 0; i < kIterations; ++i)
@@ -93,8 +100,10 @@ double measure_peak_f32_gflops(ThreadPool& pool) {
 }
 
 double measure_peak_int8_gops(ThreadPool& pool) {
+#if defined(__x86_64__) || defined(__i386__)
   if (kernel_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512vnni")) return busy_throughput(pool, 2.0 * 64 * kChains, dot_loop_vnni);
   if (kernel_isa() != Isa::Scalar) return busy_throughput(pool, 2.0 * 32 * kChains, dot_loop_avx2);
+#endif
   return measure_peak_f32_gflops(pool);  // scalar: integer dots run no faster than float ones
 }
 
