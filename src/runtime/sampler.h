@@ -30,6 +30,9 @@ class Sampler {
 
  private:
   double uniform();  // [0, 1), the same sequence on every platform for a given seed
+  // Whether top-k keeps fewer tokens than the vocabulary: then only those are sorted.
+  bool top_k_cuts() const { return params_.top_k > 0 && params_.top_k < int32_t(candidates_.size()); }
+  void sort_candidates();  // all of them
 
   SamplingParams params_;
   std::mt19937_64 rng_;
@@ -39,6 +42,7 @@ class Sampler {
     float prob;
   };
   std::vector<Candidate> candidates_;  // sized once: no allocation per token
+  std::vector<Candidate> spare_;       // the radix sort's other buffer, when the sort takes them all
   std::vector<uint8_t> penalised_;     // marks tokens already penalised this step
 };
 

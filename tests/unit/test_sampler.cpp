@@ -1,8 +1,10 @@
 // The sampler's rules, each checked on logits whose answer can be worked out by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "runtime/sampler.h"
 #include "util/error.h"
@@ -98,6 +100,98 @@ TEST(Sampler, SameSeedSameDraws) {
     differ += ta != c.sample(lc.data(), {});
   }
   EXPECT_GT(differ, 0);
+}
+
+// The chain (top-k → top-p → min-p → temperature → draw) written the plain way: every candidate
+// sorted with std::sort, both normalisations always computed. The sampler's shortcuts (partial
+// sort for top-k, radix sort for the whole vocabulary, a normalisation skipped when nothing reads
+// it) must draw exactly the same tokens from the same random numbers.
+int32_t reference_draw(const SamplingParams& p, const std::vector<float>& logits, std::mt19937_64& rng) {
+  struct Candidate {
+    int32_t id;
+    float logit, prob;
+  };
+  std::vector<Candidate> c;
+  for (size_t i = 0; i < logits.size(); ++i) c.push_back({int32_t(i), logits[i], 0.0f});
+  std::sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
+    return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
+  });
+  size_t kept = p.top_k > 0 ? std::min(size_t(p.top_k), c.size()) : c.size();
+  auto normalise = [&](float temperature) {
+    double sum = 0.0;
+    for (size_t i = 0; i < kept; ++i) sum += c[i].prob = std::exp((c[i].logit - c[0].logit) / temperature);
+    for (size_t i = 0; i < kept; ++i) c[i].prob = float(c[i].prob / sum);
+  };
+  normalise(1.0f);
+  if (p.top_p < 1.0f) {
+    double mass = 0.0;
+    for (size_t i = 0; i < kept; ++i) {
+      mass += c[i].prob;
+      if (mass >= p.top_p) {
+        kept = i + 1;
+        break;
+      }
+    }
+  }
+  if (p.min_p > 0.0f) {
+    size_t i = 1;
+    while (i < kept && c[i].prob >= p.min_p * c[0].prob) ++i;
+    kept = i;
+  }
+  normalise(p.temperature);
+  const double r = double(rng() >> 11) * 0x1.0p-53;  // the sampler's uniform draw in [0, 1)
+  double cum = 0.0;
+  for (size_t i = 0; i < kept; ++i) {
+    cum += c[i].prob;
+    if (r < cum) return c[i].id;
+  }
+  return c[kept - 1].id;
+}
+
+TEST(Sampler, DrawsWhatAFullSortDraws) {
+  // Logits on a coarse grid, so many tie and the order among ties (lower id first) decides which
+  // token a draw lands on; both signs, and zeros of both signs, which compare equal.
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> wide(5000);
+  for (float& x : wide) x = std::round(normal(rng) * 8.0f) / 8.0f;
+  for (size_t i = 0; i < wide.size(); i += 3)
+    if (wide[i] == 0.0f) wide[i] = -0.0f;
+  const float pattern[] = {-0.0f, 0.5f, 0.0f, -1.0f};
+  std::vector<float> flat(300);
+  for (size_t i = 0; i < flat.size(); ++i) flat[i] = pattern[i % 4];
+  struct Mix {
+    float temperature;
+    int32_t top_k;
+    float top_p, min_p;
+  };
+  const Mix mixes[] = {
+      {1.0f, 0, 1.0f, 0.0f},       // the whole vocabulary sorted, then only drawn from
+      {2.5f, 0, 1.0f, 0.0f},       // ... with a temperature that reaches deep into it
+      {0.7f, 0, 0.9f, 0.0f},       // top-p
+      {1.3f, 0, 1.0f, 0.05f},      // min-p
+      {1.0f, 0, 0.3f, 0.2f},       // both
+      {0.8f, 40, 0.95f, 0.05f},    // top-k (a partial sort) and the rest, the defaults
+      {1.0f, 7, 1.0f, 0.0f},       // top-k alone
+      {1.5f, 100000, 0.6f, 0.0f},  // top-k beyond the vocabulary: the whole of it sorted
+  };
+  for (const std::vector<float>* logits : {&wide, &flat}) {
+    for (const Mix& m : mixes) {
+      SamplingParams p = plain(m.temperature);
+      p.top_k = m.top_k;
+      p.top_p = m.top_p;
+      p.min_p = m.min_p;
+      p.seed = 42;
+      Sampler sampler(p, int32_t(logits->size()));
+      std::mt19937_64 reference_rng(p.seed);
+      for (int draw = 0; draw < 200; ++draw) {
+        std::vector<float> l = *logits;
+        ASSERT_EQ(sampler.sample(l.data(), {}), reference_draw(p, *logits, reference_rng))
+            << "vocabulary " << logits->size() << ", temperature " << m.temperature << ", top-k " << m.top_k
+            << ", top-p " << m.top_p << ", min-p " << m.min_p << ", draw " << draw;
+      }
+    }
+  }
 }
 
 TEST(Sampler, RejectsNonsenseParameters) {
