@@ -16,6 +16,22 @@ namespace {
 // An optional tensor widened, or an empty vector when it is absent.
 std::vector<float> widen_optional(const Tensor& t) { return t.present() ? widen(t) : std::vector<float>{}; }
 
+// fn(r) for every row r of [0, n), rows being independent: split between the pool's threads, or
+// on the calling thread for a single row (a decode step), where waking the pool would cost more
+// than the row itself. forward() has checked everything such a row could fail on, as an
+// exception cannot leave a worker thread.
+template <typename Fn>
+void for_each_row(ThreadPool& pool, int32_t n, const Fn& fn) {
+  if (n == 1) {
+    fn(0);
+    return;
+  }
+  pool.run([&](int i, int nth) {
+    const auto [begin, end] = split_range(n, i, nth);
+    for (int64_t r = begin; r < end; ++r) fn(int32_t(r));
+  });
+}
+
 }  // namespace
 
 Decoder::Decoder(const LoadedModel& model, int32_t max_positions, int32_t max_batch_tokens, ThreadPool& pool)
@@ -112,13 +128,13 @@ void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
 
   for (int32_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
-    for (int32_t r = 0; r < n; ++r) norm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], attn_norm_[l], attn_norm_b_[l]);
+    norm_rows(n, attn_norm_[l], attn_norm_b_[l]);
     const MatmulOutput qkv[] = {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}};
     matmul(qkv, xb_.data(), n, pool_);
     if (!bq_[l].empty()) add_bias(q_.data(), bq_[l].data(), n, dim);
     if (!bk_[l].empty()) add_bias(k_.data(), bk_[l].data(), n, kv_dim);
     if (!bv_[l].empty()) add_bias(v_.data(), bv_[l].data(), n, kv_dim);
-    for (int32_t r = 0; r < n; ++r) {
+    for_each_row(pool_, n, [&](int32_t r) {  // rows write distinct cache slots
       const int32_t pos = row_pos_[r];
       if (c.position == PositionKind::Rope) {
         rope_.apply(&q_[size_t(r) * dim], c.n_heads, c.head_dim(), pos, c.rope_style);
@@ -127,13 +143,13 @@ void Decoder::forward(std::span<const SequenceStep> batch, KvStore& kv) {
       const int32_t block = row_seq_[r]->blocks[pos / bs], slot = pos % bs;
       kv.store_key(l, block, slot, &k_[size_t(r) * kv_dim]);
       kv.store_value(l, block, slot, &v_[size_t(r) * kv_dim]);
-    }
+    });
     attention(l, n, kv);
     matmul(w.wo, att_.data(), xb_.data(), n, pool_);
     if (!bo_[l].empty()) add_bias(xb_.data(), bo_[l].data(), n, dim);
     add_into(x_.data(), xb_.data(), int64_t(n) * dim);
 
-    for (int32_t r = 0; r < n; ++r) norm(&xb_[size_t(r) * dim], &x_[size_t(r) * dim], ffn_norm_[l], ffn_norm_b_[l]);
+    norm_rows(n, ffn_norm_[l], ffn_norm_b_[l]);
     switch (c.ffn) {
       case FfnKind::SwiGLU: {
         const MatmulOutput gate_up[] = {{&w.w_gate, hb_.data()}, {&w.w_up, hb2_.data()}};
@@ -194,6 +210,11 @@ void Decoder::norm(float* out, const float* x, const std::vector<float>& w, cons
     rmsnorm(out, x, w.data(), config_.dim, config_.rms_eps);
   else
     layernorm(out, x, w.data(), b.empty() ? nullptr : b.data(), config_.dim, config_.rms_eps);
+}
+
+void Decoder::norm_rows(int32_t n, const std::vector<float>& w, const std::vector<float>& b) {
+  const size_t dim = size_t(config_.dim);
+  for_each_row(pool_, n, [&](int32_t r) { norm(&xb_[r * dim], &x_[r * dim], w, b); });
 }
 
 // Mixtral's sparse FFN: softmax over the router's logits, the top n_experts_used experts,

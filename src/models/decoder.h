@@ -50,6 +50,8 @@ class Decoder {
   void classifier(std::span<const SequenceStep> batch);
   // out = norm(x) with the model's norm (RMSNorm, or LayerNorm with bias b when b is not empty).
   void norm(float* out, const float* x, const std::vector<float>& w, const std::vector<float>& b) const;
+  // xb_ = norm(x_) on rows 0..n-1, split between the pool's threads.
+  void norm_rows(int32_t n, const std::vector<float>& w, const std::vector<float>& b);
   // The mixture-of-experts FFN of layer `layer` on rows xb_[0..n): result in xb_.
   void mixture_of_experts(const LayerWeights& w, int32_t n);
 
