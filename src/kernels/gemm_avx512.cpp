@@ -10,18 +10,7 @@
 #include "kernels/qgemm_kernel.h"
 
 #if defined(__x86_64__)
-// GCC 12 warns about the deliberately undefined registers inside its own intrinsics once they
-// are inlined into target-pragma functions (GCC bug 105593); the warnings point into the
-// compiler's header, so they are silenced for that header only.
-#if !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/x86_intrinsics.h"
 
 #include <cstring>
 

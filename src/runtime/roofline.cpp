@@ -1,7 +1,7 @@
 #include "runtime/roofline.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "kernels/x86_intrinsics.h"
 #endif
 
 #include <algorithm>
