@@ -9,7 +9,7 @@
 //     so each is within 2e-5 * sum_c |w^_c x^_c| of the exact sum (n-term f32 sums err by
 //     ~n 2^-24 of it) and the two within twice that of each other;
 //  4. a token's outputs are bit-identical alone and inside a batch, for every thread count.
-// Row counts are multiples of 16 (1, 3, 9 groups: the decode tiles of 4 groups and their
+// Row counts are multiples of 16 (1, 3, 9 groups: the decode tiles of several groups and their
 // remainder), row lengths 1 to 9 blocks (super-blocks for the K-quants), token counts on both sides of
 // the prefill tile.
 #include <gtest/gtest.h>
