@@ -16,6 +16,7 @@
 #pragma GCC target("avx2,fma,f16c")
 #endif
 
+#include "kernels/avx2_reduce.h"
 #include "kernels/kv_load_avx2.h"
 
 namespace lumen {
@@ -23,13 +24,6 @@ namespace {
 
 using kv_load::load8;
 using kv_load::value_at;
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 float dot(const float* q, const uint8_t* k, DType type, int32_t n) {
   __m256 acc = _mm256_setzero_ps();

@@ -18,6 +18,8 @@
 #pragma GCC target("avx2,fma")
 #endif
 
+#include "kernels/avx2_reduce.h"
+
 namespace lumen {
 namespace {
 
@@ -62,18 +64,6 @@ struct Tail {
     for (int i = 0; i < n; ++i) row[row_length - n + i] = out[i];
   }
 };
-
-float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-}
 
 void softmax(float* x, int64_t n) {
   const int64_t whole = n - n % 8;

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/avx2_reduce.h"
 #include "kernels/qgemm_kernel.h"
 
 namespace lumen::qgemm {
@@ -40,13 +41,6 @@ constexpr int kDecodeRows = 1;    // rows in flight per thread in decode
 inline __m256i bytes(uint8_t v) { return _mm256_set1_epi8(char(v)); }
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline float f16(uint16_t h) { return _cvtsh_ss(h); }
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // One output's running sum: two chains of 8 float lanes of scaled block dot products, even
 // blocks in one and odd blocks in the other, and a scalar for the minimum terms of Q4_1/Q5_1.
