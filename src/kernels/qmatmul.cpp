@@ -1,6 +1,7 @@
 #include "kernels/qmatmul.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "kernels/cpu_features.h"
@@ -154,6 +155,7 @@ Scratch& quantize_activations(DType type, Layout layout, const float* x, int64_t
 }  // namespace
 
 bool can_share_activations(std::span<const MatmulOutput> outs) {
+  if (outs.size() > kMaxSharedOutputs) return false;
   for (const MatmulOutput& o : outs) {
     const Tensor& w = *o.w;
     const Tensor& first = *outs.front().w;
@@ -179,8 +181,8 @@ void qmatmul_packed(std::span<const MatmulOutput> outs, const float* x, int n_to
     int64_t groups;
     size_t first_byte;
   };
-  std::vector<Part> parts;
-  parts.reserve(outs.size());
+  std::array<Part, kMaxSharedOutputs> parts;  // on the stack: this runs for every token
+  size_t n_parts = 0;
   size_t total = 0;
   for (const MatmulOutput& o : outs) {
     const Tensor& w = *o.w;
@@ -188,12 +190,12 @@ void qmatmul_packed(std::span<const MatmulOutput> outs, const float* x, int n_to
     const PackedArgs args{static_cast<const uint8_t*>(w.data), packed_group_bytes(w), blocks, w.rows(),
                           s.xq.data(), s.xa.data(), s.xk.data(), o.y, n_tokens};
     const PackedGroups kernel = kernel_for(&packed_groups_avx512, &packed_groups_avx2, &packed_groups_scalar, w.type);
-    parts.push_back({args, kernel, w.rows() / kPackRows, total});
-    total += size_t(parts.back().groups) * args.group_stride;
+    parts[n_parts] = {args, kernel, w.rows() / kPackRows, total};
+    total += size_t(parts[n_parts++].groups) * args.group_stride;
   }
   pool.run([&](int i, int nth) {
     const size_t lo = total * size_t(i) / size_t(nth), hi = total * size_t(i + 1) / size_t(nth);
-    for (const Part& p : parts) {
+    for (const Part& p : std::span(parts).first(n_parts)) {
       // The first group starting at or after byte b of the whole range.
       auto group_at = [&](size_t b) {
         if (b <= p.first_byte) return int64_t(0);

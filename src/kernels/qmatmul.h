@@ -20,9 +20,12 @@ inline bool has_quantized_kernel(DType t) { return activation_type(t) != DType::
 // matmul() for a weight type with has_quantized_kernel().
 void qmatmul(const Tensor& w, const float* x, float* y, int n_tokens, ThreadPool& pool);
 
+// The most matrices one shared pass takes (q, k, v need three).
+constexpr size_t kMaxSharedOutputs = 4;
+
 // Whether the matrices of `outs` can share one quantization of their input and one pass of the
 // pool: all repacked (Layout::Interleaved16), of one row length, with the same activation
-// blocks (the same activation type and quant offset).
+// blocks (the same activation type and quant offset), and at most kMaxSharedOutputs of them.
 bool can_share_activations(std::span<const MatmulOutput> outs);
 
 // matmul() of several matrices on one input for which can_share_activations() holds.
