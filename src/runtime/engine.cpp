@@ -49,9 +49,10 @@ struct Engine::Impl {
   KvStore kv;
   BlockManager blocks;
 
-  mutable std::mutex mutex;  // guards waiting, next_id, stop and the counters read by metrics()
+  mutable std::mutex mutex;  // guards waiting, cancelling, next_id, stop and the counters read by metrics()
   std::condition_variable wake;
   std::deque<std::unique_ptr<Request>> waiting;
+  std::vector<RequestId> cancelling;  // cancel()ed when not waiting: dropped before the next step if running
   RequestId next_id = 0;
   std::vector<std::unique_ptr<Request>> running;  // in order of admission
   bool stop = false;
@@ -67,12 +68,14 @@ struct Engine::Impl {
   void loop();
   bool step();
   void admit();
+  bool erase_waiting(RequestId id);
+  void drop_cancelled();
   bool ensure_blocks(Request& r, int32_t positions);
   bool reserve(Request& r, int32_t positions, const std::vector<Request*>& in_batch);
   void requeue_preempted();
   void preempt(Request& r);
   void release(Request& r);
-  void end_request(Request& r);  // released, counted finished, gauges updated
+  void end_request(Request& r);  // released, counted finished, gauges updated (r is in running)
   void publish_full_blocks(Request& r);
   bool emit(Request& r, const TokenEvent& e);
   int32_t sample(Request& r);
@@ -159,16 +162,40 @@ std::optional<RequestId> Engine::submit(RequestParams params, TokenCallback on_t
 
 // A waiting request is touched only under the mutex (admit() takes it out of the queue before
 // using it), so it can be dropped from here; it holds no KV blocks (preemption gave them back).
+// Any other request is left to the loop, which owns the running batch.
 bool Engine::cancel(RequestId id) {
   std::lock_guard lock(impl_->mutex);
-  auto& waiting = impl_->waiting;
+  if (impl_->erase_waiting(id)) return true;
+  impl_->cancelling.push_back(id);
+  return false;
+}
+
+// Under the mutex: takes request id out of the queue, counted as cancelled there.
+bool Engine::Impl::erase_waiting(RequestId id) {
   const auto it = std::find_if(waiting.begin(), waiting.end(), [&](const auto& r) { return r->id == id; });
   if (it == waiting.end()) return false;
   waiting.erase(it);
-  ++impl_->counters.requests_finished;
-  ++impl_->counters.requests_cancelled_queued;
-  impl_->counters.queued = int32_t(waiting.size());
+  ++counters.requests_finished;
+  ++counters.requests_cancelled_queued;
+  counters.queued = int32_t(waiting.size());
   return true;
+}
+
+// Ends the requests cancel() named while they were not waiting, before they cost another step: a
+// long prompt's prefill stops at the chunk under way instead of running to its first token. The
+// ids of requests that have already ended (cancel() is also called after a normal end) find
+// nothing; one preempted back into the queue since is taken out of it.
+void Engine::Impl::drop_cancelled() {
+  std::vector<RequestId> ids;
+  {
+    std::lock_guard lock(mutex);
+    if (cancelling.empty()) return;
+    ids.swap(cancelling);
+    std::erase_if(ids, [&](RequestId id) { return erase_waiting(id); });
+  }
+  for (auto& r : running)
+    if (std::find(ids.begin(), ids.end(), r->id) != ids.end()) end_request(*r);
+  std::erase_if(running, [](const auto& r) { return r->done; });
 }
 
 EngineMetrics Engine::metrics() const {
@@ -184,6 +211,7 @@ void Engine::Impl::loop() {
       if (stop) return;
     }
     admit();
+    drop_cancelled();
     step();
   }
 }
@@ -358,8 +386,10 @@ bool Engine::Impl::step() {
 void Engine::Impl::end_request(Request& r) {
   release(r);
   r.done = true;
+  const auto live = std::count_if(running.begin(), running.end(), [](const auto& o) { return !o->done; });
   std::lock_guard lock(mutex);
   ++counters.requests_finished;
+  counters.running = int32_t(live);
   counters.kv_blocks_used = blocks.used();
   counters.kv_blocks_cached = blocks.cached();
 }

@@ -62,7 +62,8 @@ struct EngineMetrics {
   uint64_t requests_total = 0, requests_finished = 0, requests_rejected = 0;
   uint64_t requests_cancelled_queued = 0;  // taken out of the queue by cancel() (also counted as finished)
   uint64_t prompt_tokens_total = 0, prompt_tokens_cached = 0, generated_tokens_total = 0;
-  int32_t running = 0, queued = 0;  // gauges, set after each step; queued also at once by submit() and cancel()
+  int32_t running = 0, queued = 0;  // gauges, set after each step; running also as a request ends,
+                                    // queued also at once by submit() and cancel()
   int32_t kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_cached = 0;  // cached: free but holding a prefix
   uint64_t preemptions = 0;
   double generated_tokens_per_second = 0;  // over the last few seconds
@@ -80,9 +81,10 @@ class Engine {
   // bad params).
   std::optional<RequestId> submit(RequestParams params, TokenCallback on_token);
 
-  // Takes a request that is waiting to start (its client has gone) out of the queue at once: it
-  // is never prefilled and gets no events. Returns false when it is not waiting: it has ended,
-  // or it runs, and then only its callback returning false cancels it.
+  // Cancels a request (its client has gone); it gets no further events. One waiting to start
+  // leaves the queue at once, never prefilled, and cancel() returns true. One running ends before
+  // the engine's next step, which frees its KV blocks; cancel() returns false, as it does for a
+  // request that has already ended (then nothing happens).
   bool cancel(RequestId id);
 
   EngineMetrics metrics() const;

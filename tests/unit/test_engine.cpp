@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "formats/loaded_model.h"
@@ -206,6 +207,48 @@ TEST(Engine, CancelledWaitingRequestIsNeverPrefilled) {
   ASSERT_TRUE(engine.submit(p, again.callback(0)));
   again.wait(1);
   EXPECT_EQ(again.last[0].cached_prompt_tokens, 0);
+}
+
+// A client that hangs up while its request runs: cancel() ends the request before the engine's
+// next step, even in the middle of its prompt, with no further events.
+TEST(Engine, CancelledRunningRequestStopsAtOnce) {
+  EngineOptions o;
+  o.threads = 1;
+  o.prefill_chunk = 1;  // the long prompt takes one step per token: many steps to cancel it in
+  Collector c(2);
+  Engine engine(stories(), o);
+  const auto ps = prompts();
+  // Request 0's first event holds the loop until request 1 is queued; its second, one step
+  // after request 1 was admitted, cancels request 1 from the loop thread, between two steps.
+  std::promise<RequestId> victim_id;
+  std::shared_future<RequestId> victim = victim_id.get_future().share();
+  std::optional<bool> cancel_result;
+  auto first = [&, next = c.callback(0), events = 0](const TokenEvent& e) mutable {
+    if (++events == 2) cancel_result = engine.cancel(victim.get());
+    if (events == 1) victim.wait();
+    return next(e);
+  };
+  RequestParams p;
+  p.sampling = greedy();
+  p.max_tokens = 20;
+  p.prompt = ps[2];  // BOS alone: its first event comes after one step
+  ASSERT_TRUE(engine.submit(p, first));
+  p.prompt = ps[4];
+  p.max_tokens = 30;
+  const auto id = engine.submit(p, c.callback(1));
+  ASSERT_TRUE(id);
+  victim_id.set_value(*id);
+  c.wait(1);
+  EXPECT_EQ(c.outputs[0], alone(ps[2], 20));
+  ASSERT_TRUE(cancel_result);
+  EXPECT_FALSE(*cancel_result);  // it was running, not waiting
+  EXPECT_TRUE(c.outputs[1].empty());  // never called back: no token, no final event
+  EXPECT_EQ(c.last[1].finish, FinishReason::None);
+  const EngineMetrics m = engine.metrics();
+  EXPECT_EQ(m.requests_cancelled_queued, 0u);
+  EXPECT_EQ(m.requests_finished, 2u);
+  EXPECT_EQ(m.kv_blocks_used, 0);
+  EXPECT_EQ(m.running, 0);
 }
 
 TEST(Engine, SharedPrefixIsNotPrefilledTwice) {
