@@ -31,6 +31,9 @@ struct Request {
   int32_t generated = 0;
   std::vector<int32_t> counts;         // per token id, how often it was generated (OpenAI penalties)
   std::vector<float> logits;
+  std::vector<float> raw_logits;       // with logprobs: the logits before the sampler changed them
+  double log_sum_exp = 0;              // ... and their normalizer
+  std::vector<TokenLogprob> top;       // ... and the most likely tokens, for the next event
   bool preempted = false;              // gave its blocks back; returns to the queue after this step
   bool done = false;                   // finished or cancelled: no further events
 
@@ -142,6 +145,7 @@ std::optional<RequestId> Engine::submit(RequestParams params, TokenCallback on_t
     if (t < 0 || t >= c.vocab_size) fail("token id ", t, " is outside the vocabulary (", c.vocab_size, ")");
   for (const auto& [t, bias] : params.logit_bias)
     if (t < 0 || t >= c.vocab_size) fail("logit_bias names token ", t, ", outside the vocabulary");
+  if (params.logprobs > kMaxTopLogprobs) fail("logprobs ", params.logprobs, " is more than ", kMaxTopLogprobs);
   auto request = std::make_unique<Request>(std::move(params), std::move(on_token), c.vocab_size);
   RequestId id;
   {
@@ -289,6 +293,12 @@ bool Engine::Impl::emit(Request& r, const TokenEvent& e) {
 
 int32_t Engine::Impl::sample(Request& r) {
   float* logits = r.logits.data();
+  if (r.params.logprobs >= 0) {
+    const int32_t n = int32_t(r.logits.size());
+    r.raw_logits.assign(logits, logits + n);
+    r.log_sum_exp = log_sum_exp(logits, n);
+    r.top = top_logprobs(logits, n, r.params.logprobs, r.log_sum_exp);
+  }
   for (const auto& [t, bias] : r.params.logit_bias) logits[t] += bias;
   if (r.params.presence_penalty != 0.0f || r.params.frequency_penalty != 0.0f) {
     if (r.counts.empty()) r.counts.assign(r.logits.size(), 0);
@@ -363,6 +373,10 @@ bool Engine::Impl::step() {
       e.finish = FinishReason::EndOfSequence;
     } else {
       e.token = next;
+      if (r.params.logprobs >= 0) {
+        e.logprob = float(double(r.raw_logits[next]) - r.log_sum_exp);
+        e.top_logprobs = std::move(r.top);
+      }
       r.tokens.push_back(next);
       ++r.generated;
       ++generated_now;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "runtime/kv_cache.h"
+#include "runtime/logprobs.h"
 #include "runtime/sampler.h"
 
 namespace lumen {
@@ -41,6 +42,8 @@ struct RequestParams {
   float presence_penalty = 0.0f;     // OpenAI: subtract once from every token already generated
   float frequency_penalty = 0.0f;    // OpenAI: subtract per occurrence among generated tokens
   std::map<int32_t, float> logit_bias;  // added to the logit of the token id
+  int32_t logprobs = -1;             // ≥ 0: events carry the token's log-probability and this many
+                                     // most likely alternatives (at most kMaxTopLogprobs)
 };
 
 // One event per generated token; the last event of a request has finish != None (its token is
@@ -50,6 +53,9 @@ struct TokenEvent {
   FinishReason finish = FinishReason::None;
   int32_t prompt_tokens = 0;         // how many prompt tokens the request had
   int32_t cached_prompt_tokens = 0;  // of those, how many came from the prefix cache (not prefilled)
+  // With RequestParams::logprobs ≥ 0 and a token: its log-probability and the alternatives.
+  float logprob = 0.0f;
+  std::vector<TokenLogprob> top_logprobs;
 };
 
 // Return false to cancel the request (client disconnected, stop string seen): the engine then

@@ -2,6 +2,8 @@
 // greedy output (and a seeded sample) must be the output it gets alone; blocks must all come back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -249,6 +251,53 @@ TEST(Engine, CancelledRunningRequestStopsAtOnce) {
   EXPECT_EQ(m.requests_finished, 2u);
   EXPECT_EQ(m.kv_blocks_used, 0);
   EXPECT_EQ(m.running, 0);
+}
+
+// logprobs are the model's own distribution: the log-softmax (computed here in double) of the
+// logits the single-sequence path gives for the same tokens, untouched by the logit bias and
+// the temperature that shape the draw.
+TEST(Engine, LogprobsAreTheLogSoftmaxOfTheRawLogits) {
+  EngineOptions o;
+  o.threads = 1;
+  Engine engine(stories(), o);
+  const int32_t vocab = stories().config.vocab_size;
+  RequestParams p;
+  p.prompt = prompts()[0];
+  p.max_tokens = 12;
+  p.sampling = seeded(7);
+  for (int32_t t = 100; t < 110; ++t) p.logit_bias[t] = 30.0f;  // would fill the top 3 if counted
+  p.logprobs = 3;
+  std::vector<TokenEvent> events;
+  std::promise<void> done;
+  ASSERT_TRUE(engine.submit(p, [&](const TokenEvent& e) {
+    if (e.token >= 0) events.push_back(e);
+    if (e.finish != FinishReason::None) done.set_value();
+    return true;
+  }));
+  done.get_future().wait();
+  ASSERT_FALSE(events.empty());
+
+  std::vector<int32_t> all = p.prompt;
+  for (const TokenEvent& e : events) all.push_back(e.token);
+  ThreadPool pool(1);
+  SequenceRunner runner(stories(), 0, pool);
+  std::vector<float> logits(all.size() * size_t(vocab));
+  runner.forward(all, 0, logits.data(), true);
+  for (size_t i = 0; i < events.size(); ++i) {
+    const float* row = &logits[(p.prompt.size() - 1 + i) * size_t(vocab)];
+    double sum = 0;
+    for (int32_t t = 0; t < vocab; ++t) sum += std::exp(double(row[t]));
+    const double lse = std::log(sum);
+    std::vector<double> sorted(row, row + vocab);
+    std::sort(sorted.rbegin(), sorted.rend());
+    const TokenEvent& e = events[i];
+    EXPECT_NEAR(e.logprob, row[e.token] - lse, 1e-3) << "token " << i;
+    ASSERT_EQ(e.top_logprobs.size(), 3u);
+    for (size_t j = 0; j < 3; ++j) {
+      EXPECT_NEAR(e.top_logprobs[j].logprob, sorted[j] - lse, 1e-3) << "token " << i << " rank " << j;
+      EXPECT_NEAR(e.top_logprobs[j].logprob, row[e.top_logprobs[j].token] - lse, 1e-3);
+    }
+  }
 }
 
 TEST(Engine, SharedPrefixIsNotPrefilledTwice) {

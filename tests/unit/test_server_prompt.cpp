@@ -95,7 +95,12 @@ TEST(ServerPrompt, TemplateErrorsAre400s) {
 }
 
 TokenEvent event(int32_t token, FinishReason finish = FinishReason::None) {
-  return {token, finish, 4, 2};
+  TokenEvent e;
+  e.token = token;
+  e.finish = finish;
+  e.prompt_tokens = 4;
+  e.cached_prompt_tokens = 2;
+  return e;
 }
 
 TEST(ServerGeneration, TextUsageAndFinish) {

@@ -1,0 +1,25 @@
+#pragma once
+// Log-probabilities of the model's next-token distribution, as OpenAI's `logprobs` reports them:
+// the log-softmax of the raw logits, before logit bias, penalties, temperature or truncation
+// change what the sampler draws from.
+#include <cstdint>
+#include <vector>
+
+namespace lumen {
+
+struct TokenLogprob {
+  int32_t token;
+  float logprob;
+};
+
+// At most this many alternatives per token (OpenAI's limit for chat's top_logprobs).
+constexpr int32_t kMaxTopLogprobs = 20;
+
+// log(sum_i exp(logits[i])), the normalizer: logprob(t) = logits[t] - log_sum_exp.
+double log_sum_exp(const float* logits, int32_t n);
+
+// The k most likely tokens with their log-probabilities, most likely first (lower id first on
+// ties). k is clamped to n.
+std::vector<TokenLogprob> top_logprobs(const float* logits, int32_t n, int32_t k, double log_sum_exp);
+
+}  // namespace lumen
