@@ -1,5 +1,8 @@
 #include "server/generation.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace lumen::server {
 
 namespace {
@@ -17,8 +20,9 @@ const char* finish_name(FinishReason reason) {
 
 }  // namespace
 
-Generation::Generation(const Tokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops)
-    : tokenizer_(tokenizer), previous_(last_prompt_token), text_stream_(std::move(stops)) {}
+Generation::Generation(const Tokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops,
+                       bool logprobs)
+    : tokenizer_(tokenizer), previous_(last_prompt_token), text_stream_(std::move(stops)), logprobs_(logprobs) {}
 
 TokenCallback Generation::callback(std::shared_ptr<Generation> generation) {
   return [generation](const TokenEvent& event) { return generation->on_token(event); };
@@ -27,8 +31,17 @@ TokenCallback Generation::callback(std::shared_ptr<Generation> generation) {
 bool Generation::on_token(const TokenEvent& event) {
   // Decoding happens outside the lock: only this thread touches the tokenizer state.
   std::string text;
+  std::optional<TokenLogprobs> logprobs;
   if (event.token >= 0) {
-    text = text_stream_.push(tokenizer_.decode_piece(previous_, event.token));
+    const std::string piece = tokenizer_.decode_piece(previous_, event.token);
+    if (logprobs_) {
+      logprobs.emplace(TokenLogprobs{piece, event.logprob, {}, text_offset_});
+      for (const TokenLogprob& t : event.top_logprobs)
+        logprobs->top.emplace_back(tokenizer_.decode_piece(previous_, t.token), t.logprob);
+      // Characters, as OpenAI counts them: every byte that does not continue a UTF-8 sequence.
+      text_offset_ += std::count_if(piece.begin(), piece.end(), [](char c) { return (c & 0xC0) != 0x80; });
+    }
+    text = text_stream_.push(piece);
     previous_ = event.token;
   }
   const bool stopped = text_stream_.stopped();
@@ -38,6 +51,7 @@ bool Generation::on_token(const TokenEvent& event) {
   std::lock_guard lock(mutex_);
   if (cancelled_) return false;
   pending_.text += text;
+  if (logprobs) pending_.logprobs.push_back(std::move(*logprobs));
   pending_.usage.prompt_tokens = event.prompt_tokens;
   pending_.usage.cached_tokens = event.cached_prompt_tokens;
   if (event.token >= 0) ++pending_.usage.completion_tokens;
@@ -54,6 +68,7 @@ Generation::Update Generation::take(std::chrono::milliseconds timeout) {
   changed_.wait_for(lock, timeout, [&] { return !pending_.text.empty() || pending_.finished; });
   Update out = pending_;
   pending_.text.clear();
+  pending_.logprobs.clear();
   return out;
 }
 

@@ -21,14 +21,17 @@ class Generation {
  public:
   struct Update {
     std::string text;           // new text since the last take()
+    std::vector<TokenLogprobs> logprobs;  // with logprobs: one per token generated since then
     bool finished = false;      // no more text will come
     std::string finish_reason;  // "stop", "length" (set once finished)
     Usage usage;
   };
 
   // `last_prompt_token` is what the first generated piece is decoded after (it decides whether
-  // SentencePiece's leading space is dropped).
-  Generation(const Tokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops);
+  // SentencePiece's leading space is dropped). With `logprobs`, each token's log-probabilities
+  // (from its TokenEvent) come as text too.
+  Generation(const Tokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops,
+             bool logprobs = false);
 
   // The callback for Engine::submit; it keeps the Generation alive for as long as the engine
   // holds it.
@@ -46,6 +49,8 @@ class Generation {
   const Tokenizer& tokenizer_;
   int32_t previous_;
   TextStream text_stream_;
+  const bool logprobs_;
+  int64_t text_offset_ = 0;  // characters of the token pieces so far (for completions' text_offset)
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -143,7 +144,7 @@ struct HttpServer::Impl {
   void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
     const CompletionRequest request = parse_completion_request(req.body, chat);
     RequestParams params = prompts.build(request);
-    auto generation = std::make_shared<Generation>(tokenizer, params.prompt.back(), request.stop);
+    auto generation = std::make_shared<Generation>(tokenizer, params.prompt.back(), request.stop, request.logprobs >= 0);
     const ResponseHeader header{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id_prefix) + "-" +
                                     std::to_string(next_id++),
                                 unix_seconds(), options.model_name};
@@ -178,11 +179,14 @@ struct HttpServer::Impl {
                      std::shared_ptr<Generation> generation, httplib::ContentProviderResourceReleaser cancel) {
     res.set_chunked_content_provider(
         "application/json; charset=utf-8",
-        [request, header, generation, text = std::string()](size_t, httplib::DataSink& sink) mutable {
-          const Generation::Update u = generation->take(kStreamPoll);
+        [request, header, generation, text = std::string(),
+         logprobs = std::vector<TokenLogprobs>()](size_t, httplib::DataSink& sink) mutable {
+          Generation::Update u = generation->take(kStreamPoll);
           text += u.text;
+          std::move(u.logprobs.begin(), u.logprobs.end(), std::back_inserter(logprobs));
           if (!u.finished) return sink.write(" ", 1);
-          const std::string body = to_wire(completion_response(request, header, text, u.finish_reason, u.usage));
+          const std::string body =
+              to_wire(completion_response(request, header, text, u.finish_reason, u.usage, logprobs));
           if (!sink.write(body.data(), body.size())) return false;
           sink.done();
           return true;
@@ -202,8 +206,10 @@ struct HttpServer::Impl {
           started = true;
           const Generation::Update u = generation->take(kStreamPoll);
           if (!sink.is_writable()) return false;
-          if (!u.finished) return u.text.empty() || send(sse_event(stream_chunk(request, header, u.text, std::nullopt)));
-          if (!send(sse_event(stream_chunk(request, header, u.text, u.finish_reason)))) return false;
+          if (!u.finished)
+            return (u.text.empty() && u.logprobs.empty()) ||
+                   send(sse_event(stream_chunk(request, header, u.text, std::nullopt, false, u.logprobs)));
+          if (!send(sse_event(stream_chunk(request, header, u.text, u.finish_reason, false, u.logprobs)))) return false;
           if (request.include_usage && !send(sse_event(usage_chunk(request, header, u.usage)))) return false;
           if (!send(sse_done())) return false;
           sink.done();

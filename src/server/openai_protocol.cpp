@@ -3,6 +3,8 @@
 #include <limits>
 #include <random>
 
+#include "runtime/logprobs.h"
+
 namespace lumen::server {
 
 using json = nlohmann::json;
@@ -154,6 +156,19 @@ void read_messages(const json& body, CompletionRequest& r) {
   }
 }
 
+// Completions: `logprobs`, the number of alternatives (OpenAI allows up to 5). Chat: `logprobs`
+// true, and `top_logprobs` alternatives (up to 20), which needs it.
+void read_logprobs(const json& body, CompletionRequest& r) {
+  if (!r.chat) {
+    r.logprobs = int32_t(read_integer(body, "logprobs", 0, 5).value_or(-1));
+    return;
+  }
+  const auto top = read_integer(body, "top_logprobs", 0, kMaxTopLogprobs);
+  const bool wanted = read_bool(body, "logprobs").value_or(false);
+  if (top && !wanted) bad_field("top_logprobs", "needs 'logprobs': true");
+  if (wanted) r.logprobs = int32_t(top.value_or(0));
+}
+
 }  // namespace
 
 json parse_json_object(const std::string& body) {
@@ -171,8 +186,11 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   if (chat) read_messages(body, r);
   else read_prompt(body, r);
 
-  if (auto n = read_integer(body, "n", 1, 1); n && *n != 1) bad_field("n", "must be 1");
+  // One choice only: the readers refuse anything but 1.
+  read_integer(body, "n", 1, 1);
+  if (!chat) read_integer(body, "best_of", 1, 1);
   if (read_bool(body, "echo").value_or(false)) bad_field("echo", "is not supported");
+  read_logprobs(body, r);
   auto max_tokens = read_integer(body, "max_tokens", 1, kMaxInt32);
   if (chat && !max_tokens) max_tokens = read_integer(body, "max_completion_tokens", 1, kMaxInt32);
   if (max_tokens) r.max_tokens = int32_t(*max_tokens);
@@ -221,12 +239,46 @@ json envelope(const CompletionRequest& r, const ResponseHeader& h, const char* c
 
 json finish_json(const std::optional<std::string>& finish) { return finish ? json(*finish) : json(); }
 
+json utf8_bytes(const std::string& s) {
+  json bytes = json::array();
+  for (const unsigned char c : s) bytes.push_back(int(c));
+  return bytes;
+}
+
+// The choice's `logprobs`: null unless asked for; chat's {content: [{token, logprob, bytes,
+// top_logprobs: [...]}]} or the legacy completions' parallel arrays.
+json logprobs_json(const CompletionRequest& r, const std::vector<TokenLogprobs>& tokens) {
+  if (r.logprobs < 0) return nullptr;
+  if (r.chat) {
+    json content = json::array();
+    for (const TokenLogprobs& t : tokens) {
+      json top = json::array();
+      for (const auto& [text, logprob] : t.top)
+        top.push_back({{"token", text}, {"logprob", logprob}, {"bytes", utf8_bytes(text)}});
+      content.push_back(
+          {{"token", t.token}, {"logprob", t.logprob}, {"bytes", utf8_bytes(t.token)}, {"top_logprobs", top}});
+    }
+    return {{"content", content}, {"refusal", nullptr}};
+  }
+  json text = json::array(), logprob = json::array(), top = json::array(), offset = json::array();
+  for (const TokenLogprobs& t : tokens) {
+    text.push_back(t.token);
+    logprob.push_back(t.logprob);
+    json alternatives = json::object();
+    for (const auto& [piece, lp] : t.top) alternatives[piece] = lp;
+    top.push_back(alternatives);
+    offset.push_back(t.text_offset);
+  }
+  return {{"tokens", text}, {"token_logprobs", logprob}, {"top_logprobs", top}, {"text_offset", offset}};
+}
+
 }  // namespace
 
 json completion_response(const CompletionRequest& r, const ResponseHeader& h, const std::string& text,
-                         const std::string& finish_reason, const Usage& usage) {
+                         const std::string& finish_reason, const Usage& usage,
+                         const std::vector<TokenLogprobs>& logprobs) {
   json out = envelope(r, h, "chat.completion");
-  json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+  json choice = {{"index", 0}, {"logprobs", logprobs_json(r, logprobs)}, {"finish_reason", finish_reason}};
   if (r.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
   else choice["text"] = text;
   out["choices"].push_back(std::move(choice));
@@ -235,9 +287,12 @@ json completion_response(const CompletionRequest& r, const ResponseHeader& h, co
 }
 
 json stream_chunk(const CompletionRequest& r, const ResponseHeader& h, const std::string& text,
-                  const std::optional<std::string>& finish_reason, bool role_only) {
+                  const std::optional<std::string>& finish_reason, bool role_only,
+                  const std::vector<TokenLogprobs>& logprobs) {
   json out = envelope(r, h, "chat.completion.chunk");
-  json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_json(finish_reason)}};
+  json choice = {{"index", 0},
+                 {"logprobs", role_only ? json() : logprobs_json(r, logprobs)},
+                 {"finish_reason", finish_json(finish_reason)}};
   if (!r.chat) choice["text"] = text;
   else if (role_only) choice["delta"] = {{"role", "assistant"}, {"content", ""}};
   else if (finish_reason && text.empty()) choice["delta"] = json::object();

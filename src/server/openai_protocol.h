@@ -40,6 +40,9 @@ struct CompletionRequest {
   SamplingParams sampling;
   float presence_penalty = 0, frequency_penalty = 0;
   std::map<int32_t, float> logit_bias;
+  // ≥ 0: report each token's log-probability with this many alternatives (completions'
+  // `logprobs`, chat's `logprobs: true` with `top_logprobs`); -1: no logprobs.
+  int32_t logprobs = -1;
 };
 
 // Parses a request body; throws ApiError (400) for malformed JSON or a field of the wrong type
@@ -53,6 +56,16 @@ struct Usage {
   int32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
 };
 
+// One generated token as `logprobs` reports it: its text (the token's own piece, which may be
+// part of a character; the chat format adds its bytes), its log-probability, the most likely
+// alternatives, and where its text starts in the completion (in characters).
+struct TokenLogprobs {
+  std::string token;
+  float logprob = 0;
+  std::vector<std::pair<std::string, float>> top;
+  int64_t text_offset = 0;
+};
+
 // Identifies one response: every chunk of a stream repeats it.
 struct ResponseHeader {
   std::string id;
@@ -63,14 +76,17 @@ struct ResponseHeader {
 nlohmann::json usage_json(const Usage& usage);
 
 // The whole (non-streamed) response.
+// `logprobs` are the tokens' (ignored unless the request asked for them).
 nlohmann::json completion_response(const CompletionRequest& request, const ResponseHeader& header,
                                    const std::string& text, const std::string& finish_reason,
-                                   const Usage& usage);
+                                   const Usage& usage, const std::vector<TokenLogprobs>& logprobs = {});
 
-// One streamed chunk: `text` as the choice's delta; finish_reason null until the last chunk.
-// A chat stream's first chunk (role_only) carries only the assistant role.
+// One streamed chunk: `text` as the choice's delta, with the logprobs of the tokens that arrived
+// with it; finish_reason null until the last chunk. A chat stream's first chunk (role_only)
+// carries only the assistant role.
 nlohmann::json stream_chunk(const CompletionRequest& request, const ResponseHeader& header, const std::string& text,
-                            const std::optional<std::string>& finish_reason, bool role_only = false);
+                            const std::optional<std::string>& finish_reason, bool role_only = false,
+                            const std::vector<TokenLogprobs>& logprobs = {});
 
 // The chunk after the last choice when stream_options.include_usage is set: no choices, usage.
 nlohmann::json usage_chunk(const CompletionRequest& request, const ResponseHeader& header, const Usage& usage);

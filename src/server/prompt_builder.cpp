@@ -83,6 +83,7 @@ RequestParams PromptBuilder::build(const CompletionRequest& r) const {
   for (const auto& [id, bias] : r.logit_bias) biased.push_back(id);
   check_token_ids(biased, vocab_size, "logit_bias");
   p.logit_bias = r.logit_bias;
+  p.logprobs = r.logprobs;
   return p;
 }
 

@@ -61,6 +61,40 @@ describe('lumen serve with the openai client', () => {
     assert.equal(usage.completion_tokens, whole.usage.completion_tokens);
   });
 
+  // Greedy, so each chosen token is the most likely one: its logprob is the first alternative's.
+  test('logprobs: chat and completions, whole and streamed', T, async () => {
+    const chat = { model: 'x', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 8, temperature: 0,
+      logit_bias: { 1: -100, 2: -100 }, logprobs: true, top_logprobs: 3 };
+    const whole = await client.chat.completions.create(chat);
+    const content = whole.choices[0].logprobs.content;
+    assert.equal(content.length, whole.usage.completion_tokens);
+    assert.equal(content.map((t) => t.token).join(''), whole.choices[0].message.content);
+    for (const t of content) {
+      assert.equal(t.top_logprobs.length, 3);
+      assert.equal(t.top_logprobs[0].token, t.token);
+      assert.equal(t.top_logprobs[0].logprob, t.logprob);
+      assert.ok(t.logprob <= 0 && t.top_logprobs[1].logprob <= t.logprob && t.top_logprobs[2].logprob <= t.top_logprobs[1].logprob);
+      assert.ok(t.top_logprobs.reduce((sum, a) => sum + Math.exp(a.logprob), 0) <= 1 + 1e-6);
+      assert.deepEqual(t.bytes, [...Buffer.from(t.token, 'utf8')]);
+    }
+    const streamed = [];
+    for await (const chunk of await client.chat.completions.create({ ...chat, stream: true }))
+      streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    assert.deepEqual(streamed, content);
+
+    const completion = await client.completions.create({ model: 'x', prompt: 'Once upon a time', max_tokens: 8,
+      temperature: 0, logit_bias: { 1: -100, 2: -100 }, logprobs: 2 });
+    const lp = completion.choices[0].logprobs;
+    assert.equal(lp.tokens.join(''), completion.choices[0].text);
+    assert.equal(lp.token_logprobs.length, 8);
+    for (let i = 0; i < 8; i++) {
+      assert.equal(lp.top_logprobs[i][lp.tokens[i]], lp.token_logprobs[i]);
+      assert.equal(lp.text_offset[i], lp.tokens.slice(0, i).join('').length);
+    }
+    const plain = await client.chat.completions.create({ ...chat, logprobs: undefined, top_logprobs: undefined });
+    assert.equal(plain.choices[0].logprobs, null);
+  });
+
   test('streamed completion ends with [DONE]', T, async () => {
     const response = await fetch(`${server.url}/v1/completions`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' },

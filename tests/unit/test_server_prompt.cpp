@@ -119,6 +119,47 @@ TEST(ServerGeneration, TextUsageAndFinish) {
   EXPECT_EQ(u.usage.cached_tokens, 2);
 }
 
+// Each token's log-probabilities arrive with its text: its piece, the alternatives' pieces
+// (decoded after the same previous token) and the byte offset of its piece in the completion.
+TEST(ServerGeneration, LogprobsComeAsText) {
+  const Tokenizer& tokenizer = bundled_model()->tokenizer();
+  const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon", false);
+  ASSERT_EQ(ids.size(), 2u);
+  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{}, true);
+  TokenCallback cb = Generation::callback(g);
+  TokenEvent first = event(ids[0]);
+  first.logprob = -0.25f;
+  first.top_logprobs = {{ids[0], -0.25f}, {ids[1], -2.5f}};
+  EXPECT_TRUE(cb(first));
+  TokenEvent second = event(ids[1], FinishReason::Length);
+  second.logprob = -1.5f;
+  EXPECT_TRUE(cb(second));
+  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  ASSERT_EQ(u.logprobs.size(), 2u);
+  EXPECT_EQ(u.logprobs[0].token, "Once");
+  EXPECT_EQ(u.logprobs[0].logprob, -0.25f);
+  EXPECT_EQ(u.logprobs[0].top, (std::vector<std::pair<std::string, float>>{{"Once", -0.25f}, {"upon", -2.5f}}));
+  EXPECT_EQ(u.logprobs[0].text_offset, 0);
+  EXPECT_EQ(u.logprobs[1].token, " upon");
+  EXPECT_EQ(u.logprobs[1].logprob, -1.5f);
+  EXPECT_TRUE(u.logprobs[1].top.empty());
+  EXPECT_EQ(u.logprobs[1].text_offset, 4);
+  EXPECT_TRUE(g->take(std::chrono::milliseconds(0)).logprobs.empty());  // taken once
+
+  // Offsets count characters: "é" comes as two byte tokens, one character.
+  auto accented = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{}, true);
+  const std::vector<int32_t> text = bundled_model()->tokenize("upon é!", false);
+  for (int32_t id : text) EXPECT_TRUE(Generation::callback(accented)(event(id)));
+  const Generation::Update a = accented->take(std::chrono::milliseconds(0));
+  EXPECT_EQ(a.text, "upon é!");
+  ASSERT_EQ(a.logprobs.back().token, "!");
+  EXPECT_EQ(a.logprobs.back().text_offset, 6);
+
+  auto without = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
+  EXPECT_TRUE(Generation::callback(without)(first));
+  EXPECT_TRUE(without->take(std::chrono::milliseconds(0)).logprobs.empty());
+}
+
 TEST(ServerGeneration, StopStringCancelsTheRequest) {
   const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);

@@ -104,6 +104,13 @@ TEST(ServerProtocol, EachMalformedRequestIsA400NamingTheField) {
       {R"({"prompt":"x","logit_bias":{"3":500}})", false, "logit_bias"},
       {R"({"prompt":"x","n":2})", false, "n"},
       {R"({"prompt":"x","echo":true})", false, "echo"},
+      {R"({"prompt":"x","best_of":3})", false, "best_of"},
+      {R"({"prompt":"x","logprobs":6})", false, "logprobs"},
+      {R"({"prompt":"x","logprobs":true})", false, "logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":2})", true, "logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21})", true, "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", true, "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":false,"top_logprobs":2})", true, "top_logprobs"},
       {R"({"prompt":"x","model":7})", false, "model"},
       {R"({})", true, "messages"},
       {R"({"messages":[]})", true, "messages"},
@@ -121,6 +128,47 @@ TEST(ServerProtocol, EachMalformedRequestIsA400NamingTheField) {
     EXPECT_EQ(e.type(), "invalid_request_error");
     EXPECT_FALSE(std::string(e.what()).empty());
   }
+}
+
+TEST(ServerProtocol, LogprobsRequests) {
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x"})", false).logprobs, -1);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","logprobs":null})", false).logprobs, -1);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","logprobs":0})", false).logprobs, 0);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","logprobs":5})", false).logprobs, 5);
+  const std::string chat = R"({"messages":[{"role":"user","content":"x"}])";
+  EXPECT_EQ(parse_completion_request(chat + "}", true).logprobs, -1);
+  EXPECT_EQ(parse_completion_request(chat + R"(,"logprobs":false})", true).logprobs, -1);
+  EXPECT_EQ(parse_completion_request(chat + R"(,"logprobs":true})", true).logprobs, 0);
+  EXPECT_EQ(parse_completion_request(chat + R"(,"logprobs":true,"top_logprobs":20})", true).logprobs, 20);
+}
+
+// The two shapes OpenAI gives `logprobs`: chat's list of token objects, completions' parallel arrays.
+TEST(ServerProtocol, LogprobsInResponsesAndChunks) {
+  const ResponseHeader h{"id1", 42, "m"};
+  const std::vector<TokenLogprobs> tokens{{" a", -0.5f, {{" a", -0.5f}, {" b", -1.25f}}, 0},
+                                          {"\xc3", -2.0f, {{"\xc3", -2.0f}, {"x", -3.0f}}, 2}};
+  CompletionRequest chat;
+  chat.chat = true;
+  EXPECT_TRUE(completion_response(chat, h, " a", "stop", {}, tokens)["choices"][0]["logprobs"].is_null());
+  chat.logprobs = 2;
+  const json c = completion_response(chat, h, " a", "stop", {}, tokens)["choices"][0]["logprobs"];
+  ASSERT_EQ(c["content"].size(), 2u);
+  EXPECT_EQ(c["content"][0]["token"], " a");
+  EXPECT_EQ(c["content"][0]["logprob"], -0.5);
+  EXPECT_EQ(c["content"][0]["bytes"], json({32, 97}));
+  EXPECT_EQ(c["content"][0]["top_logprobs"][1], json({{"token", " b"}, {"logprob", -1.25}, {"bytes", {32, 98}}}));
+  EXPECT_EQ(c["content"][1]["bytes"], json({0xc3}));  // half a character: the bytes say what it is
+  EXPECT_TRUE(c["refusal"].is_null());
+  EXPECT_TRUE(stream_chunk(chat, h, "", std::nullopt, true, tokens)["choices"][0]["logprobs"].is_null());
+  EXPECT_EQ(stream_chunk(chat, h, " a", std::nullopt, false, tokens)["choices"][0]["logprobs"], c);
+
+  CompletionRequest plain;
+  plain.logprobs = 2;
+  const json p = completion_response(plain, h, " a", "stop", {}, tokens)["choices"][0]["logprobs"];
+  EXPECT_EQ(p["tokens"], json({" a", "\xc3"}));
+  EXPECT_EQ(p["token_logprobs"], json({-0.5, -2.0}));
+  EXPECT_EQ(p["top_logprobs"][0], json({{" a", -0.5}, {" b", -1.25}}));
+  EXPECT_EQ(p["text_offset"], json({0, 2}));
 }
 
 TEST(ServerProtocol, ErrorBodyHasOpenAIShape) {
