@@ -54,7 +54,11 @@ SafetensorsFile::SafetensorsFile(std::shared_ptr<const MappedFile> file) : file_
     size_t tensor;
   };
   std::vector<Span> spans;
-  for (const auto& [name, entry] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Plain references, not a structured binding: the `bad` lambda below captures the name,
+    // which C++20 allows for bindings but clang accepts only from version 16.
+    const std::string& name = item.key();
+    const json& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) fail(path, ": __metadata__ is not an object");
       for (const auto& [k, v] : entry.items()) {

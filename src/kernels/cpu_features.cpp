@@ -4,14 +4,31 @@
 #include <cstdlib>
 #include <string>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "util/error.h"
 
 namespace lumen {
 namespace {
 
+#if defined(__x86_64__) || defined(__i386__)
+// F16C straight from CPUID (leaf 1, ECX bit 29): clang 14 (Debian 12's) does not accept "f16c" in
+// __builtin_cpu_supports. The bit alone is enough here because it is only consulted together
+// with AVX2, which __builtin_cpu_supports reports only when the OS saves the ymm registers.
+bool cpu_has_f16c() {
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+  }();
+  return has;
+}
+#endif
+
 bool cpu_has_avx2() {
 #if defined(__x86_64__) || defined(__i386__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 #else
   return false;
 #endif

@@ -584,7 +584,7 @@ class TemplateParser {
     const std::string var = head.name();
     if (!head.accept_name("in")) fail("chat template: expected 'in' in for");
     Expr list = head.parse_all();
-    auto [body, end] = parse_block({"endfor"});
+    Renderer body = parse_block({"endfor"}).first;  // not a structured binding: the lambda captures it
     return [=](Scope& s, std::string& out) {
       const json items = list(s);
       if (is_undefined(items) || items.is_null()) return;

@@ -8,7 +8,11 @@
 //    x^2-weighted fit; the 16 scales become int8 against the largest.
 // The order of every f32 operation matters, so expressions keep ggml's association and are
 // not fused into FMAs (ggml's reference build does not fuse them).
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF  // clang ignores GCC's optimize pragma (and fuses a * b + c by default)
+#else
 #pragma GCC optimize("fp-contract=off")
+#endif
 #include "tensor/quants/quant_k.h"
 
 #include <algorithm>

@@ -2,7 +2,11 @@
 // in f32 and its reciprocal taken before the scale is rounded to half, values are truncated
 // (C casts) after adding the offset + 0.5, and Q8_0 rounds half away from zero. Products are
 // not fused into FMAs, because ggml's reference build does not fuse them either.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF  // clang ignores GCC's optimize pragma (and fuses a * b + c by default)
+#else
 #pragma GCC optimize("fp-contract=off")
+#endif
 #include "tensor/quants/quant_legacy.h"
 
 #include <algorithm>
