@@ -39,7 +39,7 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : "";
     if (a == "--dtype" && (!std::strcmp(v, "f32") || !std::strcmp(v, "f16") || !std::strcmp(v, "bf16"))) {
@@ -52,7 +52,6 @@ Options parse(int argc, char** argv) {
       std::fprintf(stderr, "usage: %s [--dtype f32|f16|bf16] [--tokens N] [--threads N]...\n", argv[0]);
       std::exit(2);
     }
-    ++i;
   }
   if (o.threads.empty()) o.threads = {1, 2};
   return o;

@@ -42,7 +42,7 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : "";
     if (a == "--type" && (!std::strcmp(v, "q4_0") || !std::strcmp(v, "q8_0") || !std::strcmp(v, "q4_k_m") ||
@@ -59,7 +59,6 @@ Options parse(int argc, char** argv) {
                    argv[0]);
       std::exit(2);
     }
-    ++i;
   }
   if (o.types.empty()) o.types = {"q4_0", "q8_0", "q4_k_m", "f16"};
   return o;
