@@ -1,7 +1,8 @@
 #pragma once
 // The two row operations attention performs on cached keys and values, for each storage type
 // of the KV cache (F32, F16, Q8_0): a dot product with the query and an accumulation a·v into
-// the output. A scalar reference twin and an AVX2/F16C path, chosen with the kernel ISA.
+// the output, in plain scalar code: attend_reference's building blocks. (The AVX2 attention in
+// kv_rows_avx2.cpp and attention_avx2.cpp inlines its own row loops.)
 #include <cstdint>
 
 #include "kernels/cpu_features.h"
@@ -15,6 +16,5 @@ struct KvRowOps {
 };
 
 const KvRowOps& kv_row_ops_scalar();
-const KvRowOps& kv_row_ops_avx2();
 
 }  // namespace lumen

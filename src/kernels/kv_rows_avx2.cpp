@@ -1,10 +1,9 @@
-// KV row operations and the attention of a single query with AVX2 + FMA + F16C: eight values at
-// a time, tails through the scalar formula. Compiled for that target whatever the build flags,
+// The attention of a single query (attend_one_avx2) with AVX2 + FMA + F16C: eight values at a
+// time, tails through the scalar formula. Compiled for that target whatever the build flags,
 // and used only where the CPU has it.
 #include <cmath>
 
 #include "kernels/attention.h"
-#include "kernels/kv_rows.h"
 #include "kernels/ops.h"
 #include "util/error.h"
 
@@ -24,22 +23,6 @@ namespace {
 
 using kv_load::load8;
 using kv_load::value_at;
-
-float dot(const float* q, const uint8_t* k, DType type, int32_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  int32_t i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k, type, i), acc);
-  float sum = hsum(acc);
-  for (; i < n; ++i) sum += q[i] * value_at(k, type, i);
-  return sum;
-}
-
-void axpy(float a, const uint8_t* v, DType type, int32_t n, float* out) {
-  const __m256 av = _mm256_set1_ps(a);
-  int32_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, load8(v, type, i), _mm256_loadu_ps(out + i)));
-  for (; i < n; ++i) out[i] += a * value_at(v, type, i);
-}
 
 // Eight values of a row whose type is known at compile time (the attention loops below).
 template <DType T>
@@ -122,11 +105,6 @@ void attend_one_avx2(const KvHead& kv, const AttentionQuery& q, float* scores) {
   }
 }
 
-const KvRowOps& kv_row_ops_avx2() {
-  static constexpr KvRowOps ops{dot, axpy};
-  return ops;
-}
-
 }  // namespace lumen
 
 #if defined(__clang__)
@@ -138,7 +116,6 @@ const KvRowOps& kv_row_ops_avx2() {
 #else  // not x86-64: no AVX2 path, and no CPU reports one
 
 namespace lumen {
-const KvRowOps& kv_row_ops_avx2() { return kv_row_ops_scalar(); }
 void attend_one_avx2(const KvHead&, const AttentionQuery&, float*) { fail("AVX2 attention in a non-x86 build"); }
 }  // namespace lumen
 
