@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include <cpuid.h>
 #endif
 
@@ -13,7 +13,10 @@
 namespace lumen {
 namespace {
 
-#if defined(__x86_64__) || defined(__i386__)
+// The SIMD kernels are compiled for x86-64 only (gemm_avx2.cpp, gemm_avx512.cpp, ...: elsewhere
+// they are stubs), so every other target, 32-bit x86 included, reports no SIMD path even where
+// the CPU has one.
+#if defined(__x86_64__)
 // F16C straight from CPUID (leaf 1, ECX bit 29): clang 14 (Debian 12's) does not accept "f16c" in
 // __builtin_cpu_supports. The bit alone is enough here because it is only consulted together
 // with AVX2, which __builtin_cpu_supports reports only when the OS saves the ymm registers.
@@ -27,7 +30,7 @@ bool cpu_has_f16c() {
 #endif
 
 bool cpu_has_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 #else
   return false;
@@ -35,7 +38,7 @@ bool cpu_has_avx2() {
 }
 
 bool cpu_has_avx512() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
   return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl");
 #else
@@ -46,7 +49,7 @@ bool cpu_has_avx512() {
 }  // namespace
 
 bool cpu_has_avx512_vnni() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
   return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
 #else
   return false;

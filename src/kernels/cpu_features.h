@@ -11,7 +11,8 @@ enum class Isa { Scalar, Avx2, Avx512 };
 
 std::string_view isa_name(Isa isa);
 
-// True if this CPU (and this build's compiler) can run the kernels of `isa`.
+// True if this CPU (and this build) can run the kernels of `isa`. The AVX2 and AVX-512 kernels
+// exist in x86-64 builds only: elsewhere (32-bit x86 included) only Scalar is supported.
 bool isa_supported(Isa isa);
 
 // Whether the CPU has AVX-512 VNNI (vpdpbusd, with AVX512VL on ymm registers): the quantized

@@ -1,6 +1,6 @@
 #include "runtime/roofline.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include "kernels/x86_intrinsics.h"
 #endif
 
@@ -31,8 +31,8 @@ double busy_throughput(ThreadPool& pool, double ops_per_iteration, Body body) {
   return best;
 }
 
-// x86 only, like the kernels whose ceilings they measure; elsewhere the kernels are scalar.
-#if defined(__x86_64__) || defined(__i386__)
+// x86-64 only, like the kernels whose ceilings they measure; elsewhere the kernels are scalar.
+#if defined(__x86_64__)
 __attribute__((target("avx512f"))) float fma_loop_avx512() {
   __m512 acc[kChains];
   const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
@@ -84,7 +84,7 @@ __attribute__((target("avx2"))) float dot_loop_avx2() {
 }  // namespace
 
 double measure_peak_f32_gflops(ThreadPool& pool) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
   switch (kernel_isa()) {
     case Isa::Avx512: return busy_throughput(pool, 2.0 * 16 * kChains, fma_loop_avx512);
     case Isa::Avx2: return busy_throughput(pool, 2.0 * 8 * kChains, fma_loop_avx2);
@@ -100,7 +100,7 @@ double measure_peak_f32_gflops(ThreadPool& pool) {
 }
 
 double measure_peak_int8_gops(ThreadPool& pool) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
   if (kernel_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512vnni")) return busy_throughput(pool, 2.0 * 64 * kChains, dot_loop_vnni);
   if (kernel_isa() != Isa::Scalar) return busy_throughput(pool, 2.0 * 32 * kChains, dot_loop_avx2);
 #endif
