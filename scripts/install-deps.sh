@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lumen builds and tests with (see DESIGN.md's table), skipping the
-# network entirely when they are already present.
+# network entirely when they are already present. Arguments name extra packages (e.g. clang).
 set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev chromium libpcre2-dev libutf8proc-dev
   python3-numpy python3-sentencepiece python3-torch libopenblas0-pthread
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do
