@@ -59,7 +59,9 @@ size_t check_vectors(const std::filesystem::path& dir, const std::string& name, 
   const std::vector<Case> cases = read_cases(gguf);
   for (const Case& c : cases) {
     EXPECT_EQ(tokenizer->encode(c.text, false), c.ids) << name << ": '" << c.text << "'";
-    if (round_trips) EXPECT_EQ(tokenizer->decode(c.ids), c.text) << name;
+    if (round_trips) {
+      EXPECT_EQ(tokenizer->decode(c.ids), c.text) << name;
+    }
   }
   return cases.size();
 }
