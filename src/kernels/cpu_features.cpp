@@ -17,9 +17,10 @@ namespace {
 // they are stubs), so every other target, 32-bit x86 included, reports no SIMD path even where
 // the CPU has one.
 #if defined(__x86_64__)
-// F16C straight from CPUID (leaf 1, ECX bit 29): clang 14 (Debian 12's) does not accept "f16c" in
-// __builtin_cpu_supports. The bit alone is enough here because it is only consulted together
-// with AVX2, which __builtin_cpu_supports reports only when the OS saves the ymm registers.
+// F16C straight from CPUID (leaf 1, ECX bit 29): clang (14 and 16 at least) does not accept
+// "f16c" in __builtin_cpu_supports. The bit alone is enough here because it is only consulted
+// together with AVX2, which __builtin_cpu_supports reports only when the OS saves the ymm
+// registers.
 bool cpu_has_f16c() {
   static const bool has = [] {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
