@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/cpu_features.h"
 #include "kernels/kv_rows.h"
 #include "kernels/ops.h"
 

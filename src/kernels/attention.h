@@ -58,7 +58,7 @@ void attend_reference(const KvHead& kv, const AttentionQuery& q, float* scratch)
 // The AVX2 path (only where the CPU has AVX2; the same arithmetic as the reference up to
 // rounding): attend_avx2 (attention_avx2.cpp) widens each chunk of cached rows to float once for
 // the whole group; a group of one query has nothing to share, and attend_one_avx2
-// (kv_rows_avx2.cpp) reads its rows straight from the cache instead (scratch: n_positions
+// (attention_one_avx2.cpp) reads its rows straight from the cache instead (scratch: n_positions
 // floats), which keeps up with rows streaming from memory.
 void attend_avx2(const KvHead& kv, std::span<const AttentionQuery> queries, float* scratch);
 void attend_one_avx2(const KvHead& kv, const AttentionQuery& q, float* scratch);

@@ -1,5 +1,5 @@
 #pragma once
-// Horizontal reductions of eight floats, for the AVX2 files (qgemm_tiles.h, kv_rows_avx2.cpp,
+// Horizontal reductions of eight floats, for the AVX2 files (qgemm_tiles.h, attention_one_avx2.cpp,
 // ops_avx2.cpp). Include it after the file's target pragma, inside its x86-64 guard. In an
 // anonymous namespace, deliberately for a header: each file that includes it gets a copy
 // compiled for its own target (an AVX-512 file's copy must not stand in for an AVX2 one's).

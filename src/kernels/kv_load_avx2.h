@@ -1,6 +1,6 @@
 #pragma once
 // Cached key/value elements (F32, F16 or Q8_0) widened to float with AVX2 + F16C, for the
-// kernels that read the KV cache (kv_rows_avx2.cpp, attention_avx2.cpp). Include it only after
+// kernels that read the KV cache (attention_one_avx2.cpp, attention_avx2.cpp). Include it only after
 // those files' target pragma, inside their x86-64 guard.
 #include <immintrin.h>
 

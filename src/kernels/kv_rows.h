@@ -2,10 +2,9 @@
 // The two row operations attention performs on cached keys and values, for each storage type
 // of the KV cache (F32, F16, Q8_0): a dot product with the query and an accumulation a·v into
 // the output, in plain scalar code: attend_reference's building blocks. (The AVX2 attention in
-// kv_rows_avx2.cpp and attention_avx2.cpp inlines its own row loops.)
+// attention_one_avx2.cpp and attention_avx2.cpp inlines its own row loops.)
 #include <cstdint>
 
-#include "kernels/cpu_features.h"
 #include "tensor/dtype.h"
 
 namespace lumen {

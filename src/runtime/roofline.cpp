@@ -101,7 +101,7 @@ double measure_peak_f32_gflops(ThreadPool& pool) {
 
 double measure_peak_int8_gops(ThreadPool& pool) {
 #if defined(__x86_64__)
-  if (kernel_isa() == Isa::Avx512 && __builtin_cpu_supports("avx512vnni")) return busy_throughput(pool, 2.0 * 64 * kChains, dot_loop_vnni);
+  if (kernel_isa() == Isa::Avx512 && cpu_has_avx512_vnni()) return busy_throughput(pool, 2.0 * 64 * kChains, dot_loop_vnni);
   if (kernel_isa() != Isa::Scalar) return busy_throughput(pool, 2.0 * 32 * kChains, dot_loop_avx2);
 #endif
   return measure_peak_f32_gflops(pool);  // scalar: integer dots run no faster than float ones
