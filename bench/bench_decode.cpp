@@ -132,7 +132,7 @@ double decoder_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) 
     const auto t0 = std::chrono::steady_clock::now();
     for (int32_t pos = 0; pos < tokens; ++pos) {
       const int32_t token = (pos * 7919 + rep) % m.config.vocab_size;
-      dec.forward({&token, 1}, pos, logits.data());
+      dec.decode(token, pos, logits.data());
     }
     best = std::max(best, tokens / seconds_since(t0));
   }

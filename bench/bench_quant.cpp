@@ -192,7 +192,7 @@ Timing decode_tokens_per_s(const LoadedModel& m, ThreadPool& pool, int tokens) {
     const Timing t = timed(tokens, pool.size(), [&] {
       for (int32_t pos = 0; pos < tokens; ++pos) {
         const int32_t token = (pos * 7919 + rep) % m.config.vocab_size;
-        dec.forward({&token, 1}, pos, logits.data());
+        dec.decode(token, pos, logits.data());
       }
     });
     if (t.tokens_per_s > best.tokens_per_s) best = t;

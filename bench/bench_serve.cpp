@@ -178,7 +178,7 @@ std::vector<double> forward_only(const LoadedModel& m, const std::vector<int>& s
     std::vector<SequenceStep> batch;
     for (int s = 0; s < n; ++s) {
       const std::span<const int32_t> table(&tables[size_t(s) * blocks_per_sequence], blocks_per_sequence);
-      batch.push_back({std::span(&tokens[s], 1), pos, table, &logits[size_t(s) * m.config.vocab_size], false});
+      batch.push_back({std::span(&tokens[s], 1), pos, table, &logits[size_t(s) * m.config.vocab_size], false, pos});
     }
     double best = 1e30;
     for (int rep = 0; rep < 5; ++rep) {

@@ -95,7 +95,7 @@ void bench(const BenchOptions& o) {
     const auto tokens = random_tokens(o.n_gen, c.vocab_size, 2);
     const auto [avg, sd] = time_runs(o.repetitions, [&] {
       const auto t0 = std::chrono::steady_clock::now();
-      for (int32_t pos = 0; pos < o.n_gen; ++pos) runner.forward(std::span(&tokens[pos], 1), pos, logits.data());
+      for (int32_t pos = 0; pos < o.n_gen; ++pos) runner.decode(tokens[pos], pos, logits.data());
       return o.n_gen / seconds(t0);
     });
     const double bw = measure_read_bandwidth(pool);

@@ -11,11 +11,14 @@ namespace lumen {
 void attend(const KvHead& kv, std::span<const AttentionQuery> queries, float* scratch) {
   if (kernel_isa() == Isa::Scalar) {
     for (const AttentionQuery& q : queries) attend_reference(kv, q, scratch);
-  } else if (queries.size() == 1) {
-    attend_one_avx2(kv, queries[0], scratch);
   } else {
     attend_avx2(kv, queries, scratch);
   }
+}
+
+void attend_one(const KvHead& kv, const AttentionQuery& q, float* scratch) {
+  if (kernel_isa() == Isa::Scalar) attend_reference(kv, q, scratch);
+  else attend_one_avx2(kv, q, scratch);
 }
 
 void attend_reference(const KvHead& kv, const AttentionQuery& q, float* scores) {

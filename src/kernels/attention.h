@@ -47,10 +47,17 @@ struct AttentionQuery {
 // positions each.
 size_t attention_scratch_floats(int32_t n_queries, int32_t max_positions, int32_t head_dim);
 
-// Every query's out = its attention over kv. The path follows the kernel ISA. The kernel's work
-// grows with the span from the earliest first_position to the latest n_positions of the group,
-// so a group should hold queries of neighbouring tokens.
+// Every query's out = its attention over kv, with the grouped kernel (attend_avx2) on the SIMD
+// paths, whatever the group's size: a query's result does not depend on the group it came in.
+// The kernel's work grows with the span from the earliest first_position to the latest
+// n_positions of the group, so a group should hold queries of neighbouring tokens.
 void attend(const KvHead& kv, std::span<const AttentionQuery> queries, float* scratch);
+
+// One query's out with the one-query kernel (attend_one_avx2 on the SIMD paths), which reads
+// rows straight from the cache: faster for a lone query, but rounded differently from attend(),
+// so a caller must pick one of the two for a query by what it is, never by what it is batched
+// with (the decoder: a generated token of an MHA model).
+void attend_one(const KvHead& kv, const AttentionQuery& q, float* scratch);
 
 // The scalar reference twin, the definition, for one query (scratch: n_positions floats).
 void attend_reference(const KvHead& kv, const AttentionQuery& q, float* scratch);

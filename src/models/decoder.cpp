@@ -268,13 +268,18 @@ void Decoder::mixture_of_experts(const LayerWeights& w, int32_t n) {
 
 // Work items: one run of rows x one KV head, taken by the threads in turn since they differ in
 // length (prefill against decode rows, early against late positions). A decode step gives
-// n_kv_heads items.
+// n_kv_heads items. The kernel follows what a row is, not how the batch was cut: a generated
+// token of an MHA model (one query per KV head) takes the one-query kernel, every other query
+// the grouped one, so a run holds rows of one kind.
 void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
   const ModelConfig& c = config_;
   const int32_t head_dim = c.head_dim(), heads_per_kv = c.n_heads / c.n_kv_heads;
+  const auto alone = [&](int32_t r) { return heads_per_kv == 1 && row_pos_[r] >= row_seq_[r]->first_generated; };
   int32_t runs = 0;
   for (int32_t r = 0; r < n; ++r)
-    if (r == 0 || row_seq_[r] != row_seq_[r - 1] || r - run_start_[runs - 1] == run_rows_) run_start_[runs++] = r;
+    if (r == 0 || row_seq_[r] != row_seq_[r - 1] || r - run_start_[runs - 1] == run_rows_ || alone(r) ||
+        alone(r - 1))
+      run_start_[runs++] = r;
   run_start_[runs] = n;
   const int64_t items = int64_t(runs) * c.n_kv_heads;
   std::atomic<int64_t> next_item{0};
@@ -298,7 +303,8 @@ void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
           if (c.sliding_window > 0) q.first_position = std::max(0, row_pos_[r] + 1 - c.sliding_window);
           if (!alibi_.empty()) q.alibi_slope = alibi_[h];
         }
-      attend(cached, {queries, size_t(count)}, scratch);
+      if (alone(first_row)) attend_one(cached, queries[0], scratch);
+      else attend(cached, {queries, size_t(count)}, scratch);
     }
   });
 }
@@ -312,6 +318,11 @@ SequenceRunner::SequenceRunner(const LoadedModel& model, int32_t context_length,
           model.config.head_dim(), cache_types),
       blocks_(kv_.n_blocks()) {
   std::iota(blocks_.begin(), blocks_.end(), 0);
+}
+
+void SequenceRunner::decode(int32_t token, int32_t pos, float* logits) {
+  SequenceStep step{std::span(&token, 1), pos, blocks_, logits, false, pos};
+  decoder_.forward({&step, 1}, kv_);
 }
 
 void SequenceRunner::forward(std::span<const int32_t> tokens, int32_t pos, float* logits, bool all_logits) {

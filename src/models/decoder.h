@@ -13,6 +13,7 @@
 // KV blocks its block table names. All buffers are sized here, once, except the one that gathers
 // the logits of a multi-sequence batch: it grows to the most rows a batch has asked for.
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct SequenceStep {
   std::span<const int32_t> blocks;   // block table covering positions 0 .. pos + size - 1
   float* logits = nullptr;           // nullptr: none wanted; else vocab floats (the last token's)
   bool all_logits = false;           // logits of every token: size x vocab floats
+  // Positions from here on hold generated tokens, earlier ones the prompt. Attention picks its
+  // kernel by this (never by the batch), so a token's numbers are the same however the prompt
+  // was chunked or batched (Decoder::attention).
+  int32_t first_generated = std::numeric_limits<int32_t>::max();
 };
 
 class Decoder {
@@ -96,6 +101,10 @@ class SequenceRunner {
   // Runs tokens at positions pos.. (appending to the cache). Logits: the last token's
   // (vocab floats), or with all_logits every token's (n x vocab floats).
   void forward(std::span<const int32_t> tokens, int32_t pos, float* logits, bool all_logits = false);
+
+  // Runs one generated token at position pos (logits: vocab floats), as the serving engine runs
+  // a decode step, so that a generation gives the numbers it gets there.
+  void decode(int32_t token, int32_t pos, float* logits);
 
   int32_t context_length() const { return context_; }
   const ModelConfig& config() const { return decoder_.config(); }

@@ -339,7 +339,7 @@ bool Engine::Impl::step() {
       const bool wants_logits = r.computed + n == int32_t(r.tokens.size());
       if (wants_logits) r.logits.resize(model.config.vocab_size);
       batch.push_back({std::span(r.tokens).subspan(r.computed, n), r.computed, r.blocks,
-                       wants_logits ? r.logits.data() : nullptr, false});
+                       wants_logits ? r.logits.data() : nullptr, false, int32_t(r.params.prompt.size())});
       members.push_back(&r);
       budget -= n;
     }

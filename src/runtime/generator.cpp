@@ -52,7 +52,7 @@ StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_
       reason = StopReason::ContextFull;
       break;
     }
-    runner_.forward(std::span(&tokens[pos], 1), pos, logits_.data());
+    runner_.decode(tokens[pos], pos, logits_.data());
   }
   stats.generate_seconds = seconds_since(start);
   return reason;
