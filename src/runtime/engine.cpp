@@ -34,6 +34,9 @@ struct Request {
   std::vector<float> raw_logits;       // with logprobs: the logits before the sampler changed them
   double log_sum_exp = 0;              // ... and their normalizer
   std::vector<TokenLogprob> top;       // ... and the most likely tokens, for the next event
+  std::vector<float> chunk_logits;     // prompt_logprobs: every row's logits of a prefill chunk
+  std::vector<ScoredToken> scored;     // ... prompt tokens 1.. scored so far, for the first event
+  bool scored_sent = false;            // ... the first event has gone
   bool preempted = false;              // gave its blocks back; returns to the queue after this step
   bool done = false;                   // finished or cancelled: no further events
 
@@ -82,6 +85,10 @@ struct Engine::Impl {
   void publish_full_blocks(Request& r);
   bool emit(Request& r, const TokenEvent& e);
   int32_t sample(Request& r);
+  bool scores_prompt(const Request& r) const;
+  void score_prompt(Request& r, const SequenceStep& s);
+  bool wants_token(const Request& r) const;
+  bool reached_end(const Request& r, const SequenceStep& s) const;
   void finish_step(int32_t generated);
 };
 
@@ -140,7 +147,9 @@ std::optional<RequestId> Engine::submit(RequestParams params, TokenCallback on_t
   if (params.prompt.empty()) fail("the prompt must hold at least one token");
   if (int64_t(params.prompt.size()) > impl_->context)
     fail("prompt of ", params.prompt.size(), " tokens does not fit the context of ", impl_->context, " tokens");
-  if (params.max_tokens < 1) fail("max_tokens ", params.max_tokens, " must be at least 1");
+  if (params.prompt_logprobs && params.logprobs < 0) fail("prompt_logprobs needs logprobs >= 0");
+  if (params.max_tokens < (params.prompt_logprobs ? 0 : 1))
+    fail("max_tokens ", params.max_tokens, " must be at least ", params.prompt_logprobs ? 0 : 1);
   for (int32_t t : params.prompt)
     if (t < 0 || t >= c.vocab_size) fail("token id ", t, " is outside the vocabulary (", c.vocab_size, ")");
   for (const auto& [t, bias] : params.logit_bias)
@@ -233,7 +242,9 @@ void Engine::Impl::admit() {
     }
     // Only blocks wholly before the last known token: at least one token must run to give logits.
     const int32_t bs = options.block_size;
-    const int32_t reusable = (int32_t(r->tokens.size()) - 1) / bs;
+    // Only blocks wholly before the last known token: at least one token must run to give
+    // logits. None for a prompt to be scored, whose every position must run.
+    const int32_t reusable = r->params.prompt_logprobs ? 0 : (int32_t(r->tokens.size()) - 1) / bs;
     int32_t parent = -1;
     for (int32_t b = 0; b < reusable; ++b) {
       const auto hit = blocks.lookup(parent, std::span(r->tokens).subspan(size_t(b) * bs, bs));
@@ -291,6 +302,38 @@ bool Engine::Impl::emit(Request& r, const TokenEvent& e) {
   return r.on_token(event);
 }
 
+// Whether r's next forward must give every row's logits: a prompt to score that is not scored
+// to its end yet (after a preemption the prompt runs again, but is scored once).
+bool Engine::Impl::scores_prompt(const Request& r) const {
+  return r.params.prompt_logprobs && !r.scored_sent && r.computed < int32_t(r.params.prompt.size());
+}
+
+// Scores the prompt tokens that step's rows predict: row i (position pos + i) gives the
+// distribution of the token at pos + i + 1. The last row of the prompt predicts the first
+// generated token, which sample() handles; its logits go where sample() reads them.
+void Engine::Impl::score_prompt(Request& r, const SequenceStep& s) {
+  const int32_t vocab = model.config.vocab_size, prompt = int32_t(r.params.prompt.size());
+  for (int32_t i = 0; i < int32_t(s.tokens.size()); ++i) {
+    const float* row = &r.chunk_logits[size_t(i) * vocab];
+    const int32_t next = s.pos + i + 1;
+    if (next < prompt && next > int32_t(r.scored.size())) {
+      const double lse = log_sum_exp(row, vocab);
+      r.scored.push_back({r.tokens[next], float(double(row[r.tokens[next]]) - lse),
+                          top_logprobs(row, vocab, r.params.logprobs, lse)});
+    }
+    if (next == int32_t(r.tokens.size())) std::copy_n(row, vocab, r.logits.data());
+  }
+}
+
+bool Engine::Impl::wants_token(const Request& r) const { return r.params.max_tokens > 0; }
+
+// Whether r's part of the step just run reached its last known token (after `computed` was
+// advanced): then it has logits to sample from. A scored prompt chunk short of the end has
+// logits too, but only to score.
+bool Engine::Impl::reached_end(const Request& r, const SequenceStep& s) const {
+  return s.logits && r.computed == int32_t(r.tokens.size());
+}
+
 int32_t Engine::Impl::sample(Request& r) {
   float* logits = r.logits.data();
   if (r.params.logprobs >= 0) {
@@ -338,8 +381,11 @@ bool Engine::Impl::step() {
       }
       const bool wants_logits = r.computed + n == int32_t(r.tokens.size());
       if (wants_logits) r.logits.resize(model.config.vocab_size);
+      const bool scoring = scores_prompt(r);
+      if (scoring) r.chunk_logits.resize(size_t(n) * model.config.vocab_size);
       batch.push_back({std::span(r.tokens).subspan(r.computed, n), r.computed, r.blocks,
-                       wants_logits ? r.logits.data() : nullptr, false, int32_t(r.params.prompt.size())});
+                       scoring ? r.chunk_logits.data() : wants_logits ? r.logits.data() : nullptr, scoring,
+                       int32_t(r.params.prompt.size())});
       members.push_back(&r);
       budget -= n;
     }
@@ -349,6 +395,7 @@ bool Engine::Impl::step() {
   decoder.forward(batch, kv);
 
   for (size_t i = 0; i < members.size(); ++i) {
+    if (batch[i].all_logits) score_prompt(*members[i], batch[i]);
     members[i]->computed += int32_t(batch[i].tokens.size());
     publish_full_blocks(*members[i]);
   }
@@ -360,16 +407,22 @@ bool Engine::Impl::step() {
   pool.run([&](int t, int nth) {
     const auto [begin, end] = split_range(int64_t(members.size()), t, nth);
     for (int64_t i = begin; i < end; ++i)
-      if (batch[i].logits) next_tokens[i] = sample(*members[i]);
+      if (reached_end(*members[i], batch[i]) && wants_token(*members[i])) next_tokens[i] = sample(*members[i]);
   });
 
   int32_t generated_now = 0;
   for (size_t i = 0; i < members.size(); ++i) {
     Request& r = *members[i];
-    if (!batch[i].logits) continue;
-    const int32_t next = next_tokens[i];
+    if (!reached_end(r, batch[i])) continue;
+    const int32_t next = wants_token(r) ? next_tokens[i] : -1;
     TokenEvent e;
-    if (next == model.vocab.eos_id || next == model.vocab.bos_id) {
+    if (!r.scored_sent && r.params.prompt_logprobs) {
+      e.prompt_logprobs = std::move(r.scored);
+      r.scored_sent = true;
+    }
+    if (next < 0) {  // max_tokens 0: the prompt alone was asked for
+      e.finish = FinishReason::Length;
+    } else if (next == model.vocab.eos_id || next == model.vocab.bos_id) {
       e.finish = FinishReason::EndOfSequence;
     } else {
       e.token = next;

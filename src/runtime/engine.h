@@ -44,6 +44,10 @@ struct RequestParams {
   std::map<int32_t, float> logit_bias;  // added to the logit of the token id
   int32_t logprobs = -1;             // ≥ 0: events carry the token's log-probability and this many
                                      // most likely alternatives (at most kMaxTopLogprobs)
+  // With logprobs ≥ 0: the first event also scores the prompt, each token after the first
+  // given those before it (the prompt is then computed whole, not taken from the prefix cache).
+  // max_tokens may then be 0: the request ends once its prompt is scored.
+  bool prompt_logprobs = false;
 };
 
 // One event per generated token; the last event of a request has finish != None (its token is
@@ -56,6 +60,8 @@ struct TokenEvent {
   // With RequestParams::logprobs ≥ 0 and a token: its log-probability and the alternatives.
   float logprob = 0.0f;
   std::vector<TokenLogprob> top_logprobs;
+  // With RequestParams::prompt_logprobs, on the first event only: prompt tokens 1, 2, ...
+  std::vector<ScoredToken> prompt_logprobs;
 };
 
 // Return false to cancel the request (client disconnected, stop string seen): the engine then

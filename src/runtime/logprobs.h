@@ -12,6 +12,13 @@ struct TokenLogprob {
   float logprob;
 };
 
+// A token of a text that was scored rather than generated (a prompt's), with its alternatives.
+struct ScoredToken {
+  int32_t token;
+  float logprob;
+  std::vector<TokenLogprob> top;
+};
+
 // At most this many alternatives per token (OpenAI's limit for chat's top_logprobs).
 constexpr int32_t kMaxTopLogprobs = 20;
 

@@ -300,6 +300,62 @@ TEST(Engine, LogprobsAreTheLogSoftmaxOfTheRawLogits) {
   }
 }
 
+// Scoring a prompt (OpenAI's echo with logprobs): prompt token i's log-probability given the
+// tokens before it, from every row of the prefill, chunked or not, against the single-sequence
+// path's logits of all positions; the second identical request is scored in full even though
+// its prompt is in the prefix cache; max_tokens 0 scores and ends.
+TEST(Engine, PromptLogprobsScoreEveryPromptToken) {
+  EngineOptions o;
+  o.threads = 1;
+  o.prefill_chunk = 5;
+  o.block_size = 4;
+  Engine engine(stories(), o);
+  const int32_t vocab = stories().config.vocab_size;
+  const std::vector<int32_t> prompt = prompts()[4];
+  ThreadPool pool(1);
+  SequenceRunner runner(stories(), 0, pool);
+  std::vector<float> logits(prompt.size() * size_t(vocab));
+  runner.forward(prompt, 0, logits.data(), true);
+
+  for (int32_t max_tokens : {3, 3, 0}) {
+    RequestParams p;
+    p.prompt = prompt;
+    p.max_tokens = max_tokens;
+    p.sampling = greedy();
+    p.logprobs = 2;
+    p.prompt_logprobs = true;
+    std::vector<TokenEvent> events;
+    std::promise<void> done;
+    ASSERT_TRUE(engine.submit(p, [&](const TokenEvent& e) {
+      events.push_back(e);
+      if (e.finish != FinishReason::None) done.set_value();
+      return true;
+    }));
+    done.get_future().wait();
+    ASSERT_EQ(events.size(), size_t(max_tokens == 0 ? 1 : max_tokens));
+    EXPECT_EQ(events[0].cached_prompt_tokens, 0);
+    const std::vector<ScoredToken>& scored = events[0].prompt_logprobs;
+    ASSERT_EQ(scored.size(), prompt.size() - 1);
+    for (size_t i = 0; i + 1 < prompt.size(); ++i) {
+      const float* row = &logits[i * size_t(vocab)];
+      double sum = 0;
+      for (int32_t t = 0; t < vocab; ++t) sum += std::exp(double(row[t]));
+      EXPECT_EQ(scored[i].token, prompt[i + 1]);
+      EXPECT_NEAR(scored[i].logprob, row[prompt[i + 1]] - std::log(sum), 1e-4) << "prompt token " << i + 1;
+      ASSERT_EQ(scored[i].top.size(), 2u);
+      EXPECT_NEAR(scored[i].top[0].logprob, *std::max_element(row, row + vocab) - std::log(sum), 1e-4);
+    }
+    for (size_t i = 1; i < events.size(); ++i) EXPECT_TRUE(events[i].prompt_logprobs.empty());
+    if (max_tokens == 0) {
+      EXPECT_EQ(events[0].token, -1);
+      EXPECT_EQ(events[0].finish, FinishReason::Length);
+    } else {
+      EXPECT_EQ(events[0].token, alone(prompt, 1)[0]);
+    }
+  }
+  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+}
+
 // A request's numbers do not depend on how its prompt was cut into chunks (which depends on
 // the other requests in the batch): the log-probabilities of its tokens are equal to the bit
 // for every chunk size, for a GQA model (stories260K) and an MHA one (rand-mha, where a query
@@ -372,7 +428,11 @@ TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {
   p.prompt.assign(600, 5);  // longer than the 512-token context
   EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
   p.prompt = {1};
-  p.max_tokens = 0;
+  p.max_tokens = 0;  // only a prompt to score may generate nothing
+  EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
+  p.prompt_logprobs = true;  // scoring needs logprobs
+  EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
+  p.logprobs = kMaxTopLogprobs + 1;
   EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
 }
 
