@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,14 +44,23 @@ class Generation {
   // The client has gone: the engine's next callback returns false, which frees the request.
   void cancel();
 
+  // Echo (completions, before the request is submitted): the prompt's text leads the first
+  // update; with logprobs the prompt's tokens lead the logprobs, the first without a value and
+  // the others with the engine's scores (TokenEvent::prompt_logprobs).
+  void echo(std::span<const int32_t> prompt);
+
  private:
   bool on_token(const TokenEvent& event);  // on the engine's thread
+  std::string piece(int32_t prev, int32_t token) const;  // control tokens (BOS...) are ""
+  void count_offset(const std::string& piece);
 
   const Tokenizer& tokenizer_;
   int32_t previous_;
   TextStream text_stream_;
   const bool logprobs_;
   int64_t text_offset_ = 0;  // characters of the token pieces so far (for completions' text_offset)
+  std::vector<int32_t> echoed_;             // the echoed prompt, when its tokens are to be scored
+  std::vector<TokenLogprobs> echoed_logprobs_;  // ... its entries, waiting for their scores
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -145,6 +145,7 @@ struct HttpServer::Impl {
     const CompletionRequest request = parse_completion_request(req.body, chat);
     RequestParams params = prompts.build(request);
     auto generation = std::make_shared<Generation>(tokenizer, params.prompt.back(), request.stop, request.logprobs >= 0);
+    if (request.echo) generation->echo(params.prompt);
     const ResponseHeader header{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id_prefix) + "-" +
                                     std::to_string(next_id++),
                                 unix_seconds(), options.model_name};

@@ -189,9 +189,10 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   // One choice only: the readers refuse anything but 1.
   read_integer(body, "n", 1, 1);
   if (!chat) read_integer(body, "best_of", 1, 1);
-  if (read_bool(body, "echo").value_or(false)) bad_field("echo", "is not supported");
+  r.echo = !chat && read_bool(body, "echo").value_or(false);
   read_logprobs(body, r);
-  auto max_tokens = read_integer(body, "max_tokens", 1, kMaxInt32);
+  // With echo, max_tokens 0 asks for the prompt alone (to score it, with logprobs).
+  auto max_tokens = read_integer(body, "max_tokens", r.echo ? 0 : 1, kMaxInt32);
   if (chat && !max_tokens) max_tokens = read_integer(body, "max_completion_tokens", 1, kMaxInt32);
   if (max_tokens) r.max_tokens = int32_t(*max_tokens);
   r.stream = read_bool(body, "stream").value_or(false);
@@ -255,18 +256,25 @@ json logprobs_json(const CompletionRequest& r, const std::vector<TokenLogprobs>&
       json top = json::array();
       for (const auto& [text, logprob] : t.top)
         top.push_back({{"token", text}, {"logprob", logprob}, {"bytes", utf8_bytes(text)}});
-      content.push_back(
-          {{"token", t.token}, {"logprob", t.logprob}, {"bytes", utf8_bytes(t.token)}, {"top_logprobs", top}});
+      content.push_back({{"token", t.token},
+                         {"logprob", t.logprob.value_or(0.0f)},
+                         {"bytes", utf8_bytes(t.token)},
+                         {"top_logprobs", top}});
     }
     return {{"content", content}, {"refusal", nullptr}};
   }
   json text = json::array(), logprob = json::array(), top = json::array(), offset = json::array();
   for (const TokenLogprobs& t : tokens) {
     text.push_back(t.token);
-    logprob.push_back(t.logprob);
-    json alternatives = json::object();
-    for (const auto& [piece, lp] : t.top) alternatives[piece] = lp;
-    top.push_back(alternatives);
+    if (!t.logprob) {  // an echoed prompt's first token: OpenAI gives it nulls
+      logprob.push_back(nullptr);
+      top.push_back(nullptr);
+    } else {
+      logprob.push_back(*t.logprob);
+      json alternatives = json::object();
+      for (const auto& [piece, lp] : t.top) alternatives[piece] = lp;
+      top.push_back(alternatives);
+    }
     offset.push_back(t.text_offset);
   }
   return {{"tokens", text}, {"token_logprobs", logprob}, {"top_logprobs", top}, {"text_offset", offset}};

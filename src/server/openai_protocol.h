@@ -43,6 +43,8 @@ struct CompletionRequest {
   // ≥ 0: report each token's log-probability with this many alternatives (completions'
   // `logprobs`, chat's `logprobs: true` with `top_logprobs`); -1: no logprobs.
   int32_t logprobs = -1;
+  bool echo = false;                   // completions: the prompt's text comes first (and, with
+                                       // logprobs, its tokens' log-probabilities)
 };
 
 // Parses a request body; throws ApiError (400) for malformed JSON or a field of the wrong type
@@ -56,12 +58,13 @@ struct Usage {
   int32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
 };
 
-// One generated token as `logprobs` reports it: its text (the token's own piece, which may be
-// part of a character; the chat format adds its bytes), its log-probability, the most likely
-// alternatives, and where its text starts in the completion (in characters).
+// One token as `logprobs` reports it: its text (the token's own piece, which may be part of a
+// character; the chat format adds its bytes), its log-probability (none for an echoed prompt's
+// first token, which has no context), the most likely alternatives, and where its text starts
+// in the completion (in characters).
 struct TokenLogprobs {
   std::string token;
-  float logprob = 0;
+  std::optional<float> logprob;
   std::vector<std::pair<std::string, float>> top;
   int64_t text_offset = 0;
 };

@@ -84,6 +84,10 @@ RequestParams PromptBuilder::build(const CompletionRequest& r) const {
   check_token_ids(biased, vocab_size, "logit_bias");
   p.logit_bias = r.logit_bias;
   p.logprobs = r.logprobs;
+  // The engine ends a request without generating only once it has scored the prompt, so an
+  // echo of max_tokens 0 has it scored whether or not the client asked for the logprobs.
+  p.prompt_logprobs = r.echo && (r.logprobs >= 0 || p.max_tokens == 0);
+  if (p.prompt_logprobs) p.logprobs = std::max(r.logprobs, 0);
   return p;
 }
 

@@ -95,6 +95,28 @@ describe('lumen serve with the openai client', () => {
     assert.equal(plain.choices[0].logprobs, null);
   });
 
+  // Scoring a text, as evaluation harnesses do: echo, logprobs, max_tokens 0. The prompt's
+  // tokens lead the logprobs (the first with nulls) and the scores of its tokens equal what a
+  // request generating those same tokens reports for them.
+  test('echo with logprobs scores the prompt', T, async () => {
+    const generated = await client.completions.create({ model: 'x', prompt: 'Once upon a time', max_tokens: 6,
+      temperature: 0, logit_bias: { 1: -100, 2: -100 }, logprobs: 1 });
+    const text = 'Once upon a time' + generated.choices[0].text;
+    const scored = await client.completions.create({ model: 'x', prompt: text, max_tokens: 0, echo: true, logprobs: 1 });
+    const lp = scored.choices[0].logprobs;
+    assert.equal(scored.choices[0].text, text);
+    assert.equal(scored.usage.completion_tokens, 0);
+    assert.equal(lp.tokens.length, scored.usage.prompt_tokens);
+    assert.equal(lp.tokens.join(''), text);
+    assert.equal(lp.token_logprobs[0], null);
+    assert.equal(lp.top_logprobs[0], null);
+    const tail = lp.token_logprobs.slice(-6), expected = generated.choices[0].logprobs.token_logprobs;
+    for (let i = 0; i < 6; i++) assert.ok(Math.abs(tail[i] - expected[i]) < 1e-4, `token ${i}: ${tail[i]} vs ${expected[i]}`);
+    const plain = await client.completions.create({ model: 'x', prompt: 'Once upon', max_tokens: 3, temperature: 0, echo: true });
+    assert.ok(plain.choices[0].text.startsWith('Once upon') && plain.choices[0].text.length > 'Once upon'.length);
+    await assert.rejects(client.completions.create({ model: 'x', prompt: 'Once', max_tokens: 0 }), { status: 400 });
+  });
+
   test('streamed completion ends with [DONE]', T, async () => {
     const response = await fetch(`${server.url}/v1/completions`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' },

@@ -160,6 +160,37 @@ TEST(ServerGeneration, LogprobsComeAsText) {
   EXPECT_TRUE(without->take(std::chrono::milliseconds(0)).logprobs.empty());
 }
 
+// Echo: the prompt's text leads the first update; with logprobs its tokens lead the entries,
+// the first (BOS, no text) without a value, the others with the engine's scores.
+TEST(ServerGeneration, EchoLeadsTextAndLogprobs) {
+  const Tokenizer& tokenizer = bundled_model()->tokenizer();
+  const std::vector<int32_t> prompt = bundled_model()->tokenize("Once upon", true);
+  ASSERT_EQ(prompt.size(), 3u);
+  auto g = std::make_shared<Generation>(tokenizer, prompt.back(), std::vector<std::string>{}, true);
+  g->echo(prompt);
+  TokenEvent first = event(bundled_model()->tokenize("Once upon a", true).back(), FinishReason::Length);
+  first.logprob = -0.5f;
+  first.prompt_logprobs = {{prompt[1], -0.25f, {{prompt[1], -0.25f}}}, {prompt[2], -1.5f, {}}};
+  EXPECT_TRUE(Generation::callback(g)(first));
+  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  EXPECT_EQ(u.text, "Once upon a");
+  ASSERT_EQ(u.logprobs.size(), 4u);
+  EXPECT_EQ(u.logprobs[0].token, "");
+  EXPECT_FALSE(u.logprobs[0].logprob);
+  EXPECT_EQ(u.logprobs[1].token, "Once");
+  EXPECT_EQ(u.logprobs[1].logprob, -0.25f);
+  EXPECT_EQ(u.logprobs[1].top, (std::vector<std::pair<std::string, float>>{{"Once", -0.25f}}));
+  EXPECT_EQ(u.logprobs[2].token, " upon");
+  EXPECT_EQ(u.logprobs[2].text_offset, 4);
+  EXPECT_EQ(u.logprobs[3].token, " a");
+  EXPECT_EQ(u.logprobs[3].logprob, -0.5f);
+  EXPECT_EQ(u.logprobs[3].text_offset, 9);
+
+  auto text_only = std::make_shared<Generation>(tokenizer, prompt.back(), std::vector<std::string>{});
+  text_only->echo(prompt);
+  EXPECT_EQ(text_only->take(std::chrono::milliseconds(0)).text, "Once upon");
+}
+
 TEST(ServerGeneration, StopStringCancelsTheRequest) {
   const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);

@@ -103,7 +103,7 @@ TEST(ServerProtocol, EachMalformedRequestIsA400NamingTheField) {
       {R"({"prompt":"x","logit_bias":{"a":1}})", false, "logit_bias"},
       {R"({"prompt":"x","logit_bias":{"3":500}})", false, "logit_bias"},
       {R"({"prompt":"x","n":2})", false, "n"},
-      {R"({"prompt":"x","echo":true})", false, "echo"},
+      {R"({"prompt":"x","echo":"yes"})", false, "echo"},
       {R"({"prompt":"x","best_of":3})", false, "best_of"},
       {R"({"prompt":"x","logprobs":6})", false, "logprobs"},
       {R"({"prompt":"x","logprobs":true})", false, "logprobs"},
@@ -142,6 +142,16 @@ TEST(ServerProtocol, LogprobsRequests) {
   EXPECT_EQ(parse_completion_request(chat + R"(,"logprobs":true,"top_logprobs":20})", true).logprobs, 20);
 }
 
+// echo (completions only) allows max_tokens 0: the prompt alone, to score it.
+TEST(ServerProtocol, EchoRequests) {
+  const CompletionRequest r = parse_completion_request(R"({"prompt":"x","echo":true,"max_tokens":0,"logprobs":1})", false);
+  EXPECT_TRUE(r.echo);
+  EXPECT_EQ(r.max_tokens, 0);
+  EXPECT_EQ(r.logprobs, 1);
+  EXPECT_EQ(error_of(R"({"prompt":"x","max_tokens":0})").param, "max_tokens");
+  EXPECT_FALSE(parse_completion_request(R"({"messages":[{"role":"user","content":"x"}],"echo":true})", true).echo);
+}
+
 // The two shapes OpenAI gives `logprobs`: chat's list of token objects, completions' parallel arrays.
 TEST(ServerProtocol, LogprobsInResponsesAndChunks) {
   const ResponseHeader h{"id1", 42, "m"};
@@ -169,6 +179,12 @@ TEST(ServerProtocol, LogprobsInResponsesAndChunks) {
   EXPECT_EQ(p["token_logprobs"], json({-0.5, -2.0}));
   EXPECT_EQ(p["top_logprobs"][0], json({{" a", -0.5}, {" b", -1.25}}));
   EXPECT_EQ(p["text_offset"], json({0, 2}));
+
+  // An echoed prompt's first token has no context: null logprob and alternatives.
+  const std::vector<TokenLogprobs> echoed{{"", std::nullopt, {}, 0}, {"a", -1.0f, {{"a", -1.0f}}, 0}};
+  const json e = completion_response(plain, h, "a", "length", {}, echoed)["choices"][0]["logprobs"];
+  EXPECT_EQ(e["token_logprobs"], json({nullptr, -1.0}));
+  EXPECT_EQ(e["top_logprobs"], json({nullptr, {{"a", -1.0}}}));
 }
 
 TEST(ServerProtocol, ErrorBodyHasOpenAIShape) {
