@@ -1,6 +1,7 @@
 #include "server/chat_template.h"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <vector>
 
@@ -15,6 +16,20 @@ const char* const kFallbackChatTemplate =
 namespace {
 
 using json = nlohmann::json;
+
+// Limits that a template from an untrusted model file cannot pass: nesting (parentheses,
+// `not`, unary minus, blocks) and tokens per expression bound the recursion of parsing and
+// rendering, which would otherwise overflow the stack; the length of any string, list or
+// rendered text and the number of loop iterations bound memory and time (`set s = s + s` in a
+// loop doubles s each pass). Real templates stay far below them.
+constexpr int kMaxNesting = 64;
+constexpr size_t kMaxTokens = 1000;
+constexpr size_t kMaxLength = size_t(1) << 24;
+constexpr uint64_t kMaxIterations = uint64_t(1) << 20;
+
+void check_length(size_t n) {
+  if (n > kMaxLength) fail("chat template: a string or list longer than ", kMaxLength, " would be built");
+}
 
 // Jinja's "undefined" (a missing variable or key) is kept apart from none: `is defined` tells
 // them apart, and both render as nothing.
@@ -33,9 +48,13 @@ class Scope {
   void set(const std::string& name, json value) { frames_.back()[name] = std::move(value); }
   void push() { frames_.push_back(json::object()); }
   void pop() { frames_.pop_back(); }
+  void count_iteration() {
+    if (++iterations_ > kMaxIterations) fail("chat template: more than ", kMaxIterations, " loop iterations");
+  }
 
  private:
   std::vector<json> frames_;
+  uint64_t iterations_ = 0;
 };
 
 using Expr = std::function<json(Scope&)>;
@@ -56,6 +75,14 @@ std::string to_text(const json& v) {
   return v.dump();
 }
 
+// A value as an error message shows it: JSON, so one line whatever the text holds, and short.
+std::string shown(const json& v) {
+  constexpr size_t kShown = 60;
+  if (is_undefined(v)) return "undefined";
+  const std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() > kShown ? text.substr(0, kShown) + "..." : text;
+}
+
 std::string trim(std::string s, bool left = true, bool right = true) {
   const auto space = [](unsigned char c) { return std::isspace(c) != 0; };
   if (right) s.erase(std::find_if_not(s.rbegin(), s.rend(), space).base(), s.end());
@@ -74,7 +101,7 @@ std::string lower(std::string s) {
 }
 
 const std::string& need_string(const json& v, const char* what) {
-  if (!v.is_string()) fail("chat template: ", what, " needs a string, not ", to_text(v));
+  if (!v.is_string()) fail("chat template: ", what, " needs a string, not ", shown(v));
   return v.get_ref<const std::string&>();
 }
 
@@ -101,6 +128,9 @@ json subscript(const json& v, const json& key) {
 json slice(const json& v, const json& from, const json& to) {
   const size_t size = v.is_array() ? v.size() : v.is_string() ? v.get_ref<const std::string&>().size() : 0;
   if (!v.is_array() && !v.is_string()) fail("chat template: only lists and strings can be sliced");
+  // get<int64_t> of a float bound would convert it unchecked (undefined beyond int64's range).
+  for (const json* bound : {&from, &to})
+    if (!bound->is_null() && !bound->is_number_integer()) fail("chat template: slice bound ", shown(*bound), " is not an integer");
   const size_t a = from.is_null() ? 0 : position(from.get<int64_t>(), size);
   const size_t b = std::max(a, to.is_null() ? size : position(to.get<int64_t>(), size));
   if (v.is_string()) return v.get_ref<const std::string&>().substr(a, b - a);
@@ -108,22 +138,36 @@ json slice(const json& v, const json& from, const json& to) {
 }
 
 json arithmetic(char op, const json& a, const json& b) {
-  if (op == '~') return to_text(a) + to_text(b);
-  if (op == '+' && a.is_string() && b.is_string()) return a.get<std::string>() + b.get<std::string>();
+  if (op == '~') {
+    std::string x = to_text(a), y = to_text(b);
+    check_length(x.size() + y.size());
+    return x + y;
+  }
+  if (op == '+' && a.is_string() && b.is_string()) {
+    check_length(a.get_ref<const std::string&>().size() + b.get_ref<const std::string&>().size());
+    return a.get<std::string>() + b.get<std::string>();
+  }
   if (op == '+' && a.is_array() && b.is_array()) {
+    check_length(a.size() + b.size());
     json out = a;
     out.insert(out.end(), b.begin(), b.end());
     return out;
   }
   if (!a.is_number() || !b.is_number())
-    fail("chat template: cannot apply '", op, "' to ", to_text(a), " and ", to_text(b));
+    fail("chat template: cannot apply '", op, "' to ", shown(a), " and ", shown(b));
   if (a.is_number_integer() && b.is_number_integer() && op != '/') {
     const int64_t x = a.get<int64_t>(), y = b.get<int64_t>();
     if (op == '%') {
       if (y == 0) fail("chat template: modulo by zero");
-      return ((x % y) + y) % y;  // Python's sign convention
+      if (y == -1) return 0;  // INT64_MIN % -1 overflows (a trap on x86)
+      const int64_t r = x % y;
+      return r != 0 && (r < 0) != (y < 0) ? r + y : r;  // Python's sign convention
     }
-    return op == '+' ? x + y : op == '-' ? x - y : x * y;
+    int64_t r = 0;
+    if (op == '+' ? __builtin_add_overflow(x, y, &r) : op == '-' ? __builtin_sub_overflow(x, y, &r)
+                                                     : __builtin_mul_overflow(x, y, &r))
+      fail("chat template: integer overflow in ", x, " ", op, " ", y);
+    return r;
   }
   const double x = a.get<double>(), y = b.get<double>();
   switch (op) {
@@ -167,7 +211,7 @@ json apply_filter(const std::string& name, const json& v, const std::vector<json
   if (name == "length" || name == "count") {
     if (v.is_string()) return v.get_ref<const std::string&>().size();
     if (v.is_array() || v.is_object()) return v.size();
-    fail("chat template: length of ", to_text(v));
+    fail("chat template: length of ", shown(v));
   }
   if (name == "first" || name == "last") {
     if (!v.is_array() || v.empty()) return undefined();
@@ -269,6 +313,24 @@ struct Token {
   json value;
 };
 
+// An integer or a decimal literal; out of range or malformed ("1.2.3") is an error.
+json number(const std::string& digits) {
+  const char* end = digits.data() + digits.size();
+  std::from_chars_result r;
+  json value;
+  if (digits.find('.') == std::string::npos) {
+    int64_t n = 0;
+    r = std::from_chars(digits.data(), end, n);
+    value = n;
+  } else {
+    double d = 0;
+    r = std::from_chars(digits.data(), end, d);
+    value = d;
+  }
+  if (r.ec != std::errc() || r.ptr != end) fail("chat template: number ", digits, " is out of range or malformed");
+  return value;
+}
+
 std::vector<Token> lex(const std::string& src) {
   std::vector<Token> out;
   size_t i = 0;
@@ -285,8 +347,7 @@ std::vector<Token> lex(const std::string& src) {
       size_t j = i;
       while (j < src.size() && (std::isdigit(uint8_t(src[j])) || src[j] == '.')) ++j;
       const std::string digits = src.substr(i, j - i);
-      out.push_back({Token::Number, digits,
-                     digits.find('.') == std::string::npos ? json(std::stoll(digits)) : json(std::stod(digits))});
+      out.push_back({Token::Number, digits, number(digits)});
       i = j;
     } else if (c == '\'' || c == '"') {
       std::string s;
@@ -316,11 +377,27 @@ std::vector<Token> lex(const std::string& src) {
   return out;
 }
 
+// Counts one level of recursion while it lives; past kMaxNesting levels the template is refused.
+class Nesting {
+ public:
+  explicit Nesting(int& depth) : depth_(depth) {
+    if (++depth_ > kMaxNesting) fail("chat template: nested more than ", kMaxNesting, " deep");
+  }
+  ~Nesting() { --depth_; }
+  Nesting(const Nesting&) = delete;
+  Nesting& operator=(const Nesting&) = delete;
+
+ private:
+  int& depth_;
+};
+
 // Recursive descent over Jinja's precedence: inline if < or < and < not < comparison/in/is
 // < + - ~ < * / % < unary minus < postfix (.attr [i] (call) |filter).
 class ExprParser {
  public:
-  explicit ExprParser(const std::string& src) : tokens_(lex(src)) {}
+  explicit ExprParser(const std::string& src) : tokens_(lex(src)) {
+    if (tokens_.size() > kMaxTokens) fail("chat template: an expression of more than ", kMaxTokens, " tokens");
+  }
 
   Expr parse_all() {
     Expr e = parse();
@@ -328,6 +405,7 @@ class ExprParser {
     return e;
   }
   Expr parse() {
+    const Nesting nest(depth_);
     Expr value = parse_or();
     if (!accept_name("if")) return value;
     Expr cond = parse_or();
@@ -376,6 +454,7 @@ class ExprParser {
   }
   Expr parse_not() {
     if (!accept_name("not")) return parse_comparison();
+    const Nesting nest(depth_);
     Expr inner = parse_not();
     return [=](Scope& s) { return json(!truthy(inner(s))); };
   }
@@ -400,7 +479,7 @@ class ExprParser {
           if (op == "==") return json(a == b);
           if (op == "!=") return json(a != b);
           if (a.type() != b.type() && !(a.is_number() && b.is_number()))
-            fail("chat template: cannot order ", to_text(a), " and ", to_text(b));
+            fail("chat template: cannot order ", shown(a), " and ", shown(b));
           return json(op == "<" ? a < b : op == ">" ? b < a : op == "<=" ? !(b < a) : !(a < b));
         };
       } else {
@@ -428,6 +507,7 @@ class ExprParser {
   }
   Expr parse_unary() {
     if (!accept_op("-")) return parse_postfix();
+    const Nesting nest(depth_);
     Expr inner = parse_unary();
     return [=](Scope& s) { return arithmetic('-', json(0), inner(s)); };
   }
@@ -502,7 +582,9 @@ class ExprParser {
       expect_op("(");
       const std::vector<Expr> args = parse_args();
       return [=](Scope& s) -> json {
-        fail("chat template: ", args.empty() ? std::string("error") : to_text(args[0](s)));
+        std::string message = args.empty() ? std::string("error") : to_text(args[0](s));
+        std::replace(message.begin(), message.end(), '\n', ' ');  // errors are one line
+        fail("chat template: ", message);
       };
     }
     return [name = t.text](Scope& s) { return s.get(name); };
@@ -510,6 +592,7 @@ class ExprParser {
 
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 // ---- statements ----------------------------------------------------------------------------
@@ -531,13 +614,19 @@ class TemplateParser {
     while (pos_ < segments_.size()) {
       const Segment& seg = segments_[pos_++];
       if (seg.kind == Segment::Text) {
-        parts.push_back([text = seg.body](Scope&, std::string& out) { out += text; });
+        parts.push_back([text = seg.body](Scope&, std::string& out) {
+          out += text;
+          check_length(out.size());
+        });
         continue;
       }
       auto p = std::make_unique<ExprParser>(seg.body);
       if (seg.kind == Segment::Output) {
         Expr e = p->parse_all();
-        parts.push_back([e](Scope& s, std::string& out) { out += to_text(e(s)); });
+        parts.push_back([e](Scope& s, std::string& out) {
+          out += to_text(e(s));
+          check_length(out.size());
+        });
         continue;
       }
       const std::string keyword = p->name();
@@ -561,6 +650,7 @@ class TemplateParser {
   }
 
   Renderer parse_if(ExprParser& head) {
+    const Nesting nest(depth_);
     std::vector<std::pair<Expr, Renderer>> branches;
     Expr cond = head.parse_all();
     for (;;) {
@@ -581,6 +671,7 @@ class TemplateParser {
   }
 
   Renderer parse_for(ExprParser& head) {
+    const Nesting nest(depth_);
     const std::string var = head.name();
     if (!head.accept_name("in")) fail("chat template: expected 'in' in for");
     Expr list = head.parse_all();
@@ -591,6 +682,7 @@ class TemplateParser {
       if (!items.is_array()) fail("chat template: for loops over lists only");
       s.push();
       for (size_t i = 0; i < items.size(); ++i) {
+        s.count_iteration();
         s.set(var, items[i]);
         s.set("loop", {{"index0", i}, {"index", i + 1}, {"first", i == 0}, {"last", i + 1 == items.size()},
                        {"length", items.size()}});
@@ -610,6 +702,7 @@ class TemplateParser {
   std::vector<Segment> segments_;
   size_t pos_ = 0;
   std::string last_keyword_;
+  int depth_ = 0;
 };
 
 }  // namespace

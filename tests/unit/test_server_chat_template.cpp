@@ -121,5 +121,66 @@ TEST(ChatTemplate, BadOperationsAreErrorsWhenRendered) {
   EXPECT_THROW(render("{{ 1 % 0 }}", json::array()), Error);
 }
 
+// A GGUF's template is untrusted: hostile ones give a one-line lumen::Error, never a stray
+// std::exception, undefined behaviour, a blown stack or unbounded growth.
+TEST(ChatTemplate, IntegerLiteralOutOfRangeIsRefusedAtLoad) {
+  // std::stoll threw std::out_of_range, which the server's fallback did not catch.
+  EXPECT_THROW(ChatTemplate("{{ 99999999999999999999 }}"), Error);
+}
+
+TEST(ChatTemplate, IntegerOverflowIsAnError) {
+  const json none = json::array();
+  EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}", none), Error);
+  EXPECT_THROW(render("{{ -9223372036854775807 - 2 }}", none), Error);
+  EXPECT_THROW(render("{{ 4611686018427387904 * 2 }}", none), Error);
+  EXPECT_THROW(render("{{ -(-9223372036854775807 - 1) }}", none), Error);
+  // INT64_MIN % -1 traps on x86; Python's sign convention must not overflow either.
+  EXPECT_EQ(render("{{ (-9223372036854775807 - 1) % -1 }} {{ 9223372036854775806 % 9223372036854775807 }}", none),
+            "0 9223372036854775806");
+  EXPECT_EQ(render("{{ -7 % 3 }} {{ 7 % -3 }} {{ -7 % -3 }}", none), "2 -2 -1");
+}
+
+TEST(ChatTemplate, NonIntegerSliceBoundIsAnError) {
+  EXPECT_THROW(render("{{ 'abc'[99999999999999999999.0:] }}", json::array()), Error);
+}
+
+TEST(ChatTemplate, DeepNestingIsRefusedAtLoad) {
+  const auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  // Each of these overflowed the stack, parsing or rendering.
+  EXPECT_THROW(ChatTemplate("{{ " + repeat("(", 100000) + "1" + repeat(")", 100000) + " }}"), Error);
+  EXPECT_THROW(ChatTemplate("{{ " + repeat("not ", 100000) + "1 }}"), Error);
+  EXPECT_THROW(ChatTemplate("{{ 1" + repeat(" + 1", 100000) + " }}"), Error);
+  EXPECT_THROW(ChatTemplate(repeat("{% if 1 %}", 100000) + repeat("{% endif %}", 100000)), Error);
+  // Within the token limit, nesting has its own.
+  EXPECT_THROW(ChatTemplate("{{ " + repeat("(", 100) + "1" + repeat(")", 100) + " }}"), Error);
+  EXPECT_THROW(ChatTemplate("{{ " + repeat("-", 100) + "1 }}"), Error);
+  EXPECT_THROW(ChatTemplate("{{ " + repeat("[", 100) + " }}"), Error);
+  EXPECT_EQ(render("{{ " + repeat("(", 20) + "-1" + repeat(")", 20) + " }}", json::array()), "-1");
+}
+
+TEST(ChatTemplate, ValuesGrowingWithoutBoundAreAnError) {
+  // Each pass doubles s: 2^64 bytes unchecked.
+  EXPECT_THROW(render("{% set s = 'ab' %}{% for i in " + json(std::vector<int>(64, 0)).dump() +
+                          " %}{% set s = s + s %}{% endfor %}",
+                      json::array()),
+               Error);
+}
+
+// The fuzz driver's first finding: a value holding a newline made a multi-line message.
+TEST(ChatTemplate, ErrorsAreOneLineWhateverTheValues) {
+  for (const char* source : {"{{ 'a\\nb' + 1 }}", "{{ 'a\\nb' < 1 }}", "{{ raise_exception('two\\nlines') }}"}) {
+    try {
+      render(source, json::array());
+      ADD_FAILURE() << source << " rendered";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lumen::server
