@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "util/error.h"
+#include "util/json_depth.h"
 
 namespace lumen {
 
@@ -13,7 +14,7 @@ ConfigJson::ConfigJson(const std::string& path, const std::string& what) : path_
   std::ifstream in(path);
   if (!in) fail(path, ": cannot open (expected ", what, ")");
   try {
-    j_ = json::parse(in);
+    j_ = json::parse(in, json_depth_limit());
   } catch (const json::exception& e) {
     fail(path, ": not valid JSON: ", e.what());
   }

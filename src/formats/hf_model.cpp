@@ -1,5 +1,7 @@
 #include "formats/hf_model.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 
@@ -67,6 +69,10 @@ ModelConfig llama_like_config(const ConfigJson& cfg, Family f) {
   return c;
 }
 
+// GPT-2's and BLOOM's default FFN width. A dim past INT32_MAX / 4 would overflow int32
+// (undefined) before validate() sees it; saturated, validate() rejects it by name.
+int32_t four_times(int32_t dim) { return int32_t(std::min<int64_t>(4 * int64_t(dim), INT32_MAX)); }
+
 ModelConfig gpt2_config(const ConfigJson& cfg) {
   ModelConfig c;
   c.architecture = "gpt2";
@@ -74,7 +80,7 @@ ModelConfig gpt2_config(const ConfigJson& cfg) {
   c.n_layers = cfg.get_int("n_layer");
   c.n_heads = cfg.get_int("n_head");
   c.n_kv_heads = c.n_heads;
-  c.hidden_dim = cfg.opt_int("n_inner").value_or(4 * c.dim);
+  c.hidden_dim = cfg.opt_int("n_inner").value_or(four_times(c.dim));
   c.vocab_size = cfg.get_int("vocab_size");
   c.context_length = cfg.get_int("n_positions");
   c.rms_eps = cfg.opt_float("layer_norm_epsilon").value_or(1e-5f);
@@ -95,7 +101,7 @@ ModelConfig bloom_config(const ConfigJson& cfg) {
   c.n_layers = cfg.get_int("n_layer");
   c.n_heads = cfg.has("n_head") ? cfg.get_int("n_head") : cfg.get_int("num_attention_heads");
   c.n_kv_heads = c.n_heads;
-  c.hidden_dim = 4 * c.dim;
+  c.hidden_dim = four_times(c.dim);
   c.vocab_size = cfg.get_int("vocab_size");
   // BLOOM has no maximum position (ALiBi extrapolates); seq_length is its training length.
   c.context_length = cfg.opt_int("seq_length").value_or(cfg.opt_int("max_position_embeddings").value_or(2048));

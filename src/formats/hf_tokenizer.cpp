@@ -6,6 +6,7 @@
 
 #include "tokenizer/pre_tokenizer.h"
 #include "util/error.h"
+#include "util/json_depth.h"
 
 namespace lumen {
 namespace {
@@ -32,7 +33,7 @@ json parse_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open ", path.string());
   try {
-    return json::parse(in);
+    return json::parse(in, json_depth_limit());
   } catch (const json::exception& e) {
     fail(path.string(), ": not valid JSON (", e.what(), ")");
   }
@@ -124,8 +125,14 @@ void read_post_processor(const json& tok, Vocab& v) {
   if (!post.is_object()) return;
   const std::string type = post.value("type", "");
   if (type == "BertProcessing" || type == "RobertaProcessing") {
-    v.bos_id = id_of(v, need(post, "cls", "tokenizer.json post_processor")[0].get<std::string>(), "post_processor.cls");
-    v.eos_id = id_of(v, need(post, "sep", "tokenizer.json post_processor")[0].get<std::string>(), "post_processor.sep");
+    // cls and sep are [token, id] pairs; [0] of an empty array would read past its end.
+    const auto token = [&](const char* key) {
+      const json& pair = need(post, key, "tokenizer.json post_processor");
+      if (!pair.is_array() || pair.empty()) fail("tokenizer.json post_processor.", key, " is not a [token, id] pair");
+      return id_of(v, pair[0].get<std::string>(), std::string("post_processor.") + key);
+    };
+    v.bos_id = token("cls");
+    v.eos_id = token("sep");
     v.add_bos = v.add_eos = true;
   } else if (type == "TemplateProcessing") {
     const json& single = need(post, "single", "tokenizer.json post_processor");

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/json_depth.h"
 
 namespace lumen {
 namespace {
@@ -41,7 +42,7 @@ SafetensorsFile::SafetensorsFile(std::shared_ptr<const MappedFile> file) : file_
   const char* text = reinterpret_cast<const char*>(file_->data() + 8);
   json header;
   try {
-    header = json::parse(text, text + header_len);
+    header = json::parse(text, text + header_len, json_depth_limit());
   } catch (const json::exception& e) {
     fail(path, ": safetensors header is not valid JSON: ", e.what());
   }
@@ -125,7 +126,7 @@ SafetensorsSet::SafetensorsSet(const std::string& dir) {
     std::ifstream in(index);
     json j;
     try {
-      j = json::parse(in);
+      j = json::parse(in, json_depth_limit());
     } catch (const json::exception& e) {
       fail(index.string(), ": not valid JSON: ", e.what());
     }

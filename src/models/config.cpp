@@ -19,7 +19,7 @@ void validate(const ModelConfig& c) {
   if (c.n_heads % c.n_kv_heads) fail("n_heads ", c.n_heads, " is not divisible by n_kv_heads ", c.n_kv_heads);
   if (c.position == PositionKind::Rope) {
     if (c.head_dim() % 2) fail("head dimension ", c.head_dim(), " is odd; RoPE needs pairs");
-    if (c.rotary_dims() > c.head_dim() || c.rotary_dims() % 2)
+    if (c.rotary_dims() <= 0 || c.rotary_dims() > c.head_dim() || c.rotary_dims() % 2)
       fail("rope dimension count ", c.rotary_dims(), " does not fit head dimension ", c.head_dim());
   }
   if (c.sliding_window < 0) fail("sliding window ", c.sliding_window, " is negative");

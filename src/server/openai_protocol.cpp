@@ -4,6 +4,7 @@
 #include <random>
 
 #include "runtime/logprobs.h"
+#include "util/json_depth.h"
 
 namespace lumen::server {
 
@@ -172,7 +173,12 @@ void read_logprobs(const json& body, CompletionRequest& r) {
 }  // namespace
 
 json parse_json_object(const std::string& body) {
-  json parsed = json::parse(body, nullptr, false);
+  json parsed;
+  try {
+    parsed = json::parse(body, json_depth_limit(), false);
+  } catch (const json::exception& e) {  // nested too deep: json_depth_limit throws even so
+    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
+  }
   if (parsed.is_discarded()) throw ApiError(400, "the request body is not valid JSON", "", "invalid_json");
   if (!parsed.is_object()) throw ApiError(400, "the request body must be a JSON object", "", "invalid_json");
   return parsed;

@@ -295,6 +295,21 @@ TEST(BadGguf, MoreLayersThanTensors) {
   EXPECT_ERROR_CONTAINS(load_model(path), "GGUF file has no tensor 'blk.4.attn_norm.weight'");
 }
 
+// A negative RoPE dimension count passed the checks (-2 is even and not above
+// the head dimension) and later sized the RoPE table with a negative half.
+TEST(BadGguf, NegativeRopeDimensionCount) {
+  ScratchDir dir;
+  const GgufFile g(map_file(source_path("models/stories260K.gguf")));
+  GgufWriter w;
+  for (const auto& kv : g.metadata())
+    if (kv.key != "llama.rope.dimension_count") w.add_value(kv.key, kv.value);
+  w.add_i32("llama.rope.dimension_count", -2);
+  for (const Tensor& t : g.tensors())
+    w.add_tensor(t.name, t.type, t.shape, std::span<const uint8_t>(static_cast<const uint8_t*>(t.data), t.bytes()));
+  w.write(dir.path("rope.gguf"));
+  EXPECT_ERROR_CONTAINS(load_model(dir.path("rope.gguf")), "rope dimension count -2 does not fit head dimension 8");
+}
+
 TEST(BadGguf, UnsupportedArchitecture) {
   ScratchDir dir;
   GgufWriter w;

@@ -150,6 +150,40 @@ TEST(HfImport, UnknownArchitecture) {
   EXPECT_NE(msg.find("architecture 'FalconForCausalLM' is not supported"), std::string::npos) << msg;
 }
 
+// GPT-2's and BLOOM's default FFN width, 4 * dim, overflowed int32 (UBSan)
+// for a dim past 2^29, before the hyper-parameters were checked.
+TEST(HfImport, HugeDimIsRefusedWithoutOverflow) {
+  ScratchDir dir;
+  const json gpt2 = {{"architectures", {"GPT2LMHeadModel"}}, {"n_embd", 1 << 30}, {"n_layer", 1}, {"n_head", 2},
+                     {"vocab_size", 512}, {"n_positions", 32}};
+  EXPECT_NE(load_error(write_model(dir, gpt2, make_safetensors({}))).find("dim = 1073741824 is out of range"),
+            std::string::npos);
+  const json bloom = {{"architectures", {"BloomForCausalLM"}}, {"hidden_size", 1 << 30}, {"n_layer", 1},
+                      {"n_head", 2}, {"vocab_size", 512}};
+  EXPECT_NE(load_error(write_model(dir, bloom, make_safetensors({}))).find("dim = 1073741824 is out of range"),
+            std::string::npos);
+}
+
+// A config.json value nested 200000 deep overflowed the stack when the
+// error message printed it (nlohmann's dump recurses). Safetensors headers get the same limit.
+TEST(HfImport, DeeplyNestedJsonIsRefused) {
+  ScratchDir dir;
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  write_text(dir.path("config.json"), R"({"architectures": ["LlamaForCausalLM"], "hidden_size": )" + deep + "}");
+  dir.write("model.safetensors", make_safetensors(llama_tensors()));
+  const std::string msg = load_error(dir.path(""));
+  EXPECT_NE(msg.find("config.json: not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested more than 128 levels deep"), std::string::npos) << msg;
+
+  const std::string header = R"({"w": {"dtype": "F32", "shape": )" + deep + R"(, "data_offsets": [0, 4]}})";
+  std::vector<uint8_t> bytes(8);
+  const uint64_t n = header.size();
+  std::memcpy(bytes.data(), &n, 8);
+  bytes.insert(bytes.end(), header.begin(), header.end());
+  const std::string p = dir.write("deep.safetensors", bytes);
+  EXPECT_NE(error_of([&] { SafetensorsFile f(map_file(p)); }).find("nested more than 128 levels deep"), std::string::npos);
+}
+
 TEST(HfImport, IndexNamingAMissingShard) {
   ScratchDir dir;
   write_text(dir.path("config.json"), llama_config().dump());

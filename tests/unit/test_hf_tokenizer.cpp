@@ -2,8 +2,11 @@
 // fixtures in tests/data/tokenizers, and malformed files that must fail naming what is wrong.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "formats/hf_tokenizer.h"
 #include "formats/vocab_file.h"
+#include "model_file_helpers.h"
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -13,6 +16,7 @@ namespace {
 
 using Ids = std::vector<int32_t>;
 using nlohmann::json;
+using test::ScratchDir;
 using test::source_path;
 
 TEST(HfTokenizer, ReadsWordPieceInLlamaCppSpelling) {
@@ -82,6 +86,31 @@ TEST(HfTokenizer, BadFilesNameWhatIsWrong) {
   t["model"]["vocab"]["a"] = "zero";
   EXPECT_NE(error_of(t).find("model.vocab['a']"), std::string::npos) << error_of(t);
   EXPECT_THROW(read_hf_tokenizer(source_path("tests/data/tokenizers/no-such-dir")), Error);
+}
+
+// A pre_tokenizer nested 200000 deep overflowed the stack (the value is
+// copied and walked recursively).
+TEST(HfTokenizer, DeeplyNestedJsonIsRefused) {
+  ScratchDir dir;
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  std::ofstream(dir.path("tokenizer.json")) << R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                                                  "pre_tokenizer": )" << deep << "}";
+  try {
+    read_hf_tokenizer(dir.path("tokenizer.json"));
+    ADD_FAILURE() << "read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nested more than 128 levels deep"), std::string::npos) << e.what();
+  }
+}
+
+// BertProcessing's cls/sep were read as [0] unchecked, past the end of an
+// empty array.
+TEST(HfTokenizer, PostProcessorWithoutItsTokens) {
+  json t = tiny_bpe();
+  t["post_processor"] = {{"type", "BertProcessing"}, {"cls", json::array()}, {"sep", {"b", 1}}};
+  EXPECT_NE(error_of(t).find("post_processor.cls is not a [token, id] pair"), std::string::npos) << error_of(t);
+  t["post_processor"]["cls"] = "a";
+  EXPECT_NE(error_of(t).find("post_processor.cls is not a [token, id] pair"), std::string::npos) << error_of(t);
 }
 
 }  // namespace

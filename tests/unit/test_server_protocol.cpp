@@ -187,6 +187,16 @@ TEST(ServerProtocol, LogprobsInResponsesAndChunks) {
   EXPECT_EQ(e["top_logprobs"], json({nullptr, {{"a", -1.0}}}));
 }
 
+// A body within --max-body nesting arrays 400000 deep overflowed the stack
+// when the content was copied (nlohmann copies recursively), taking the server down.
+TEST(ServerProtocol, DeeplyNestedBodyIsA400) {
+  const std::string deep = std::string(400000, '[') + std::string(400000, ']');
+  const ApiError e = error_of(R"({"messages":[{"role":"user","content":)" + deep + "}]}", true);
+  EXPECT_EQ(e.status, 400);
+  EXPECT_NE(std::string(e.what()).find("nested more than 128 levels deep"), std::string::npos) << e.what();
+  EXPECT_EQ(error_of(R"({"prompt":)" + std::string(100, '[') + "1" + std::string(100, ']') + "}").status, 400);
+}
+
 TEST(ServerProtocol, ErrorBodyHasOpenAIShape) {
   const json body = ApiError(401, "no key", "", "invalid_api_key").body();
   EXPECT_EQ(body["error"]["message"], "no key");
