@@ -51,12 +51,7 @@ size_t attention_scratch_floats(int32_t n_queries, int32_t max_positions, int32_
 }  // namespace lumen
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "kernels/target_avx2_begin.h"
 
 #include "kernels/kv_load_avx2.h"
 
@@ -303,11 +298,7 @@ void attend_avx2(const KvHead& kv, std::span<const AttentionQuery> queries, floa
 
 }  // namespace lumen
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "kernels/target_end.h"
 
 #else  // not x86-64: no CPU reports AVX2, so attend() never comes here
 

@@ -8,12 +8,7 @@
 #include "util/error.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "kernels/target_avx2_begin.h"
 
 #include "kernels/avx2_reduce.h"
 #include "kernels/kv_load_avx2.h"
@@ -107,11 +102,7 @@ void attend_one_avx2(const KvHead& kv, const AttentionQuery& q, float* scores) {
 
 }  // namespace lumen
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "kernels/target_end.h"
 
 #else  // not x86-64: no AVX2 path, and no CPU reports one
 

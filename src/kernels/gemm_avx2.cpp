@@ -13,12 +13,7 @@
 
 #include <cstring>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "kernels/target_avx2_begin.h"
 
 #include "kernels/gemm_tiles.h"
 #include "kernels/packed_tiles.h"
@@ -152,11 +147,7 @@ struct Avx2Pair {
 }  // namespace
 }  // namespace lumen
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "kernels/target_end.h"
 
 namespace lumen {
 GemmRows gemm_rows_avx2(DType t) { return gemm::select<Avx2>(t); }

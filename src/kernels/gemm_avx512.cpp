@@ -14,12 +14,7 @@
 
 #include <cstring>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
-#endif
+#include "kernels/target_avx512_begin.h"
 
 #include "kernels/gemm_tiles.h"
 #include "kernels/packed_tiles.h"
@@ -105,11 +100,7 @@ struct Zmm {
 }  // namespace
 }  // namespace lumen
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "kernels/target_end.h"
 
 namespace lumen {
 GemmRows gemm_rows_avx512(DType t) { return gemm::select<Avx512>(t); }

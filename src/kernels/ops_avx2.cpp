@@ -11,12 +11,7 @@
 #include <cmath>
 #include <limits>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+#include "kernels/target_avx2_begin.h"
 
 #include "kernels/avx2_reduce.h"
 
@@ -110,11 +105,7 @@ void swiglu(float* gate, const float* up, int64_t n) {
 }  // namespace
 }  // namespace lumen
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "kernels/target_end.h"
 
 namespace lumen {
 const ExpOps* exp_ops_avx2() {
