@@ -1,5 +1,6 @@
 #include "server/openai_protocol.h"
 
+#include <cmath>
 #include <limits>
 #include <random>
 
@@ -49,13 +50,23 @@ std::optional<double> read_number(const json& body, const char* name, double lo,
 std::optional<int64_t> read_integer(const json& body, const char* name, int64_t lo, int64_t hi) {
   const json* v = present(body, name);
   if (!v) return std::nullopt;
-  // JavaScript clients may send 5.0 for 5: accept a float only when it is integral.
-  if (!v->is_number() || (v->is_number_float() && v->get<double>() != double(int64_t(v->get<double>()))))
-    bad_field(name, "must be an integer");
-  const double x = v->get<double>();
-  if (x < double(lo) || x > double(hi))
+  if (!v->is_number()) bad_field(name, "must be an integer");
+  const auto out_of_range = [&] {
     bad_field(name, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-  return v->is_number_unsigned() ? int64_t(std::min<uint64_t>(v->get<uint64_t>(), uint64_t(hi))) : v->get<int64_t>();
+  };
+  if (v->is_number_float()) {
+    // JavaScript clients may send 5.0 for 5: a float is taken when it is integral. Its range is
+    // checked before it is converted, which for a float beyond int64's range would be undefined
+    // (2^63 is the first double past it; double(hi) may round up to it).
+    const double x = v->get<double>();
+    if (!(x == std::trunc(x))) bad_field(name, "must be an integer");
+    if (!(x >= -0x1p63 && x < 0x1p63) || int64_t(x) < lo || int64_t(x) > hi) out_of_range();
+    return int64_t(x);
+  }
+  if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) out_of_range();
+  const int64_t x = v->is_number_unsigned() ? int64_t(v->get<uint64_t>()) : v->get<int64_t>();
+  if (x < lo || x > hi) out_of_range();
+  return x;
 }
 
 std::optional<bool> read_bool(const json& body, const char* name) {

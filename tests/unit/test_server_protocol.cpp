@@ -2,6 +2,8 @@
 // ApiError naming its field, and the responses have OpenAI's shape.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "server/openai_protocol.h"
 
 namespace lumen::server {
@@ -84,6 +86,11 @@ TEST(ServerProtocol, EachMalformedRequestIsA400NamingTheField) {
       {R"({"prompt":"x","max_tokens":"5"})", false, "max_tokens"},
       {R"({"prompt":"x","max_tokens":0})", false, "max_tokens"},
       {R"({"prompt":"x","max_tokens":2.5})", false, "max_tokens"},
+      {R"({"prompt":"x","max_tokens":1e300})", false, "max_tokens"},   // beyond int64: no conversion
+      {R"({"prompt":"x","max_tokens":-1e300})", false, "max_tokens"},
+      {R"({"prompt":"x","seed":9223372036854775808.0})", false, "seed"},  // 2^63
+      {R"({"prompt":"x","seed":18446744073709551615})", false, "seed"},
+      {R"({"prompt":"x","top_k":4294967296})", false, "top_k"},
       {R"({"prompt":"x","temperature":-0.1})", false, "temperature"},
       {R"({"prompt":"x","temperature":"hot"})", false, "temperature"},
       {R"({"prompt":"x","temperature":true})", false, "temperature"},
@@ -143,6 +150,14 @@ TEST(ServerProtocol, LogprobsRequests) {
 }
 
 // echo (completions only) allows max_tokens 0: the prompt alone, to score it.
+TEST(ServerProtocol, IntegersMayComeAsIntegralFloats) {
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","max_tokens":5.0})", false).max_tokens, 5);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","seed":-9223372036854775808.0})", false).sampling.seed,
+            uint64_t(std::numeric_limits<int64_t>::min()));
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","seed":9223372036854775807})", false).sampling.seed,
+            uint64_t(std::numeric_limits<int64_t>::max()));
+}
+
 TEST(ServerProtocol, EchoRequests) {
   const CompletionRequest r = parse_completion_request(R"({"prompt":"x","echo":true,"max_tokens":0,"logprobs":1})", false);
   EXPECT_TRUE(r.echo);
