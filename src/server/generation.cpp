@@ -32,7 +32,7 @@ bool Generation::on_token(const TokenEvent& event) {
   // Decoding happens outside the lock: only this thread touches the tokenizer state.
   std::string text;
   std::vector<TokenLogprobs> logprobs;
-  if (!echoed_logprobs_.empty() && !event.prompt_logprobs.empty()) {
+  if (!echoed_logprobs_.empty()) {  // the first event: it carries the prompt's scores
     for (size_t i = 0; i < event.prompt_logprobs.size() && i + 1 < echoed_logprobs_.size(); ++i) {
       const ScoredToken& s = event.prompt_logprobs[i];
       TokenLogprobs& entry = echoed_logprobs_[i + 1];

@@ -186,6 +186,12 @@ TEST(ServerGeneration, EchoLeadsTextAndLogprobs) {
   EXPECT_EQ(u.logprobs[3].logprob, -0.5f);
   EXPECT_EQ(u.logprobs[3].text_offset, 9);
 
+  // A prompt of one token has nothing scored, yet its entry comes.
+  auto bos = std::make_shared<Generation>(tokenizer, prompt[0], std::vector<std::string>{}, true);
+  bos->echo(std::span(prompt).first(1));
+  EXPECT_TRUE(Generation::callback(bos)(event(-1, FinishReason::Length)));
+  EXPECT_EQ(bos->take(std::chrono::milliseconds(0)).logprobs.size(), 1u);
+
   auto text_only = std::make_shared<Generation>(tokenizer, prompt.back(), std::vector<std::string>{});
   text_only->echo(prompt);
   EXPECT_EQ(text_only->take(std::chrono::milliseconds(0)).text, "Once upon");
