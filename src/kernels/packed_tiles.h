@@ -50,6 +50,11 @@ constexpr int kTokenBlock = 128;  // tokens whose activations stay in L2 while t
 // memory state (71.1 / 72.2 -> 75.3 / 75.6 t/s side by side), Q4_0 and Q8_0 unchanged; 8 was
 // 25 % slower (docs/PERF.md).
 constexpr int kDecodeStreams = 2;
+// Batches of up to this many tokens (a few sequences decoded together) keep kDecodeStreams groups
+// in flight too: the batched step of 4 sequences +8 % (Q4_0) and +10 % (Q4_K_M) in the host's low
+// memory state, Q8_0 unchanged. At 7 tokens Q4_0 and Q4_K_M gained as much but Q8_0 ran at half
+// speed (two groups' tiles outgrow the registers), so larger batches take one group at a time.
+constexpr int kPairedTokens = 4;
 
 inline int32_t x4(const int8_t* qs, int g) {
   int32_t v;
@@ -277,21 +282,32 @@ inline void run_tile(const PackedArgs& a, const int64_t* groups, int t0) {
   else tile<K, V, G, N>(a, groups, t0);
 }
 
-// Decode: kDecodeStreams runs of the range, one group of each at a time, then the rest.
-template <class K, class V>
-void decode(const PackedArgs& a, int64_t begin, int64_t end, int t) {
-  constexpr int S = kDecodeStreams;
+// Decode and small batches (fewer than V::kTokens tokens, all in one tile): up to
+// kPairedTokens tokens, kDecodeStreams runs of the range, one group of each at a time so that
+// several memory streams are in flight, then the rest; more tokens, one group at a time.
+template <class K, class V, int T>
+void few_tokens(const PackedArgs& a, int64_t begin, int64_t end) {
+  constexpr int S = T <= kPairedTokens ? kDecodeStreams : 1;
   const int64_t run = (end - begin) / S;
   for (int64_t i = 0; i < run; ++i) {
     int64_t groups[S];
     for (int s = 0; s < S; ++s) groups[s] = begin + s * run + i;
-    run_tile<K, V, S, 1>(a, groups, t);
+    run_tile<K, V, S, T>(a, groups, 0);
   }
-  for (int64_t g = begin + S * run; g < end; ++g) run_tile<K, V, 1, 1>(a, &g, t);
+  for (int64_t g = begin + S * run; g < end; ++g) run_tile<K, V, 1, T>(a, &g, 0);
 }
 
-// Tokens [t, t + n) of group g for n < N: one tile of exactly n tokens, so that a few
-// sequences decoded together (serving) still read each weight block once.
+// few_tokens for exactly a.n_tokens = M, M - 1, ..., 1 tokens.
+template <class K, class V, int M>
+inline void few_tokens_of(const PackedArgs& a, int64_t begin, int64_t end) {
+  if constexpr (M > 0) {
+    if (a.n_tokens == M) return few_tokens<K, V, M>(a, begin, end);
+    few_tokens_of<K, V, M - 1>(a, begin, end);
+  }
+}
+
+// Tokens [t, t + n) of group g for n < N: one tile of exactly n tokens, so that a prompt's last
+// few tokens still read each weight block once.
 template <class K, class V, int M>
 inline void short_tile(const PackedArgs& a, int64_t g, int t, int n) {
   if constexpr (M > 0) {
@@ -303,7 +319,7 @@ inline void short_tile(const PackedArgs& a, int64_t g, int t, int n) {
 template <class K, class V>
 void groups(const PackedArgs& a, int64_t begin, int64_t end) {
   constexpr int N = V::kTokens;
-  if (a.n_tokens == 1) return decode<K, V>(a, begin, end, 0);
+  if (a.n_tokens < N) return few_tokens_of<K, V, N - 1>(a, begin, end);
   for (int tb = 0; tb < a.n_tokens; tb += kTokenBlock) {
     const int te = a.n_tokens - tb < kTokenBlock ? a.n_tokens : tb + kTokenBlock;
     for (int64_t g = begin; g < end; ++g) {
