@@ -50,11 +50,13 @@ constexpr int kTokenBlock = 128;  // tokens whose activations stay in L2 while t
 // memory state (71.1 / 72.2 -> 75.3 / 75.6 t/s side by side), Q4_0 and Q8_0 unchanged; 8 was
 // 25 % slower (docs/PERF.md).
 constexpr int kDecodeStreams = 2;
-// Batches of up to this many tokens (a few sequences decoded together) keep kDecodeStreams groups
-// in flight too: the batched step of 4 sequences +8 % (Q4_0) and +10 % (Q4_K_M) in the host's low
-// memory state, Q8_0 unchanged. At 7 tokens Q4_0 and Q4_K_M gained as much but Q8_0 ran at half
-// speed (two groups' tiles outgrow the registers), so larger batches take one group at a time.
-constexpr int kPairedTokens = 4;
+// Batches of fewer than V::kTokens tokens (a few sequences decoded together) keep kDecodeStreams
+// groups in flight too, up to each type's kPairedTokens: side by side in the host's low memory
+// state the batched step of 3-7 sequences gained 6-13 % (Q4_0) and 7-20 % (Q4_K_M, with its Q6_K
+// classifier); Q8_0 was unchanged at 4 tokens and ran at half speed at 7 (two groups' tiles of
+// Q8_0's eight weight registers outgrow the 32 registers), so it pairs up to 4 tokens only. (The
+// AVX2 tiles hold 2 tokens: there only decode pairs.)
+constexpr int kPairedTokensMost = 7;
 
 inline int32_t x4(const int8_t* qs, int g) {
   int32_t v;
@@ -80,6 +82,7 @@ inline typename V::I two_chains(typename V::I start, const typename V::I* q, con
 template <class V>
 struct Q4 {
   static constexpr size_t kBytes = 2 * kPackRows + 16 * kPackRows;
+  static constexpr int kPairedTokens = kPairedTokensMost;
   struct Weights {
     typename V::I q[8];
     typename V::F d;
@@ -104,6 +107,7 @@ struct Q4 {
 template <class V>
 struct Q8 {
   static constexpr size_t kBytes = 2 * kPackRows + 32 * kPackRows;
+  static constexpr int kPairedTokens = 4;
   struct Weights {
     typename V::I q[8];
     typename V::F d;
@@ -149,6 +153,7 @@ inline void store_tile(const PackedArgs& a, const int64_t* groups, int t0, const
 template <class V>
 struct Q4K {
   static constexpr size_t kBytes = PackedQ4K::bytes;
+  static constexpr int kPairedTokens = kPairedTokensMost;
 };
 
 // Groups groups[0 .. G) x tokens [t0, t0 + N) of Q4_K weights: each sub-block is unpacked once
@@ -200,6 +205,7 @@ inline void tile_q4k(const PackedArgs& a, const int64_t* groups, int t0) {
 template <class V>
 struct Q6K {
   static constexpr size_t kBytes = PackedQ6K::bytes;
+  static constexpr int kPairedTokens = kPairedTokensMost;
 };
 
 // The 8 vectors of levels of 32 values: nibble chunk c's low nibbles (vector c) and high ones
@@ -282,12 +288,12 @@ inline void run_tile(const PackedArgs& a, const int64_t* groups, int t0) {
   else tile<K, V, G, N>(a, groups, t0);
 }
 
-// Decode and small batches (fewer than V::kTokens tokens, all in one tile): up to
+// Decode and small batches (fewer than V::kTokens tokens, all in one tile): up to the type's
 // kPairedTokens tokens, kDecodeStreams runs of the range, one group of each at a time so that
 // several memory streams are in flight, then the rest; more tokens, one group at a time.
 template <class K, class V, int T>
 void few_tokens(const PackedArgs& a, int64_t begin, int64_t end) {
-  constexpr int S = T <= kPairedTokens ? kDecodeStreams : 1;
+  constexpr int S = T <= K::kPairedTokens ? kDecodeStreams : 1;
   const int64_t run = (end - begin) / S;
   for (int64_t i = 0; i < run; ++i) {
     int64_t groups[S];
