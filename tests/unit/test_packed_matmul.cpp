@@ -33,7 +33,7 @@ namespace {
 using namespace testing_quant;
 
 constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
-constexpr int kTokenCounts[] = {1, 2, 4, 5, 9, 17, 70};
+constexpr int kTokenCounts[] = {1, 2, 4, 5, 7, 9, 17, 70};
 constexpr int64_t kRowCounts[] = {16, 48, 144};
 constexpr int kBlockCounts[] = {1, 2, 3, 9};
 constexpr float kFloatRounding = 2e-5f;
