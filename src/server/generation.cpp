@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 namespace lumen::server {
 
@@ -30,9 +31,11 @@ TokenCallback Generation::callback(std::shared_ptr<Generation> generation) {
 
 bool Generation::on_token(const TokenEvent& event) {
   // Decoding happens outside the lock: only this thread touches the tokenizer state.
-  std::string text;
+  // The first event carries the prompt's scores: an echoed prompt goes out with it, text and
+  // logprobs together.
+  std::string text = std::exchange(echoed_text_, {});
   std::vector<TokenLogprobs> logprobs;
-  if (!echoed_logprobs_.empty()) {  // the first event: it carries the prompt's scores
+  if (!echoed_logprobs_.empty()) {
     for (size_t i = 0; i < event.prompt_logprobs.size() && i + 1 < echoed_logprobs_.size(); ++i) {
       const ScoredToken& s = event.prompt_logprobs[i];
       TokenLogprobs& entry = echoed_logprobs_[i + 1];
@@ -51,7 +54,7 @@ bool Generation::on_token(const TokenEvent& event) {
       logprobs.push_back(std::move(entry));
       count_offset(token_text);
     }
-    text = text_stream_.push(token_text);
+    text += text_stream_.push(token_text);
     previous_ = event.token;
   }
   const bool stopped = text_stream_.stopped();
@@ -106,8 +109,7 @@ void Generation::echo(std::span<const int32_t> prompt) {
     prev = token;
   }
   if (logprobs_) echoed_.assign(prompt.begin(), prompt.end());
-  std::lock_guard lock(mutex_);
-  pending_.text = text + pending_.text;
+  echoed_text_ = std::move(text);
 }
 
 void Generation::cancel() {

@@ -44,9 +44,9 @@ class Generation {
   // The client has gone: the engine's next callback returns false, which frees the request.
   void cancel();
 
-  // Echo (completions, before the request is submitted): the prompt's text leads the first
-  // update; with logprobs the prompt's tokens lead the logprobs, the first without a value and
-  // the others with the engine's scores (TokenEvent::prompt_logprobs).
+  // Echo (completions, before the request is submitted): the prompt's text leads the text of the
+  // first event; with logprobs the prompt's tokens lead its logprobs, the first without a value
+  // and the others with the engine's scores (TokenEvent::prompt_logprobs).
   void echo(std::span<const int32_t> prompt);
 
  private:
@@ -59,6 +59,7 @@ class Generation {
   TextStream text_stream_;
   const bool logprobs_;
   int64_t text_offset_ = 0;  // characters of the token pieces so far (for completions' text_offset)
+  std::string echoed_text_;                 // the echoed prompt's text, until the first event
   std::vector<int32_t> echoed_;             // the echoed prompt, when its tokens are to be scored
   std::vector<TokenLogprobs> echoed_logprobs_;  // ... its entries, waiting for their scores
 

@@ -194,6 +194,8 @@ TEST(ServerGeneration, EchoLeadsTextAndLogprobs) {
 
   auto text_only = std::make_shared<Generation>(tokenizer, prompt.back(), std::vector<std::string>{});
   text_only->echo(prompt);
+  EXPECT_EQ(text_only->take(std::chrono::milliseconds(0)).text, "");  // it waits for the first event
+  EXPECT_TRUE(Generation::callback(text_only)(event(-1, FinishReason::Length)));
   EXPECT_EQ(text_only->take(std::chrono::milliseconds(0)).text, "Once upon");
 }
 
