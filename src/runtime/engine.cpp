@@ -11,38 +11,14 @@
 #include "formats/loaded_model.h"
 #include "models/decoder.h"
 #include "runtime/block_manager.h"
+#include "runtime/engine_request.h"
 #include "util/error.h"
 
 namespace lumen {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Request {
-  RequestId id = 0;
-  RequestParams params;
-  TokenCallback on_token;
-  Sampler sampler;
-  std::vector<int32_t> tokens;         // the prompt, then every generated token
-  int32_t computed = 0;                // positions whose keys and values are in the cache
-  std::vector<int32_t> blocks;         // block table
-  int32_t published = 0;               // leading full blocks offered to the prefix cache
-  int32_t cached_prompt_tokens = 0;    // prompt positions taken from the prefix cache
-  int32_t generated = 0;
-  std::vector<int32_t> counts;         // per token id, how often it was generated (OpenAI penalties)
-  std::vector<float> logits;
-  std::vector<float> raw_logits;       // with logprobs: the logits before the sampler changed them
-  double log_sum_exp = 0;              // ... and their normalizer
-  std::vector<TokenLogprob> top;       // ... and the most likely tokens, for the next event
-  std::vector<float> chunk_logits;     // prompt_logprobs: every row's logits of a prefill chunk
-  std::vector<ScoredToken> scored;     // ... prompt tokens 1.. scored so far, for the first event
-  bool scored_sent = false;            // ... the first event has gone
-  bool preempted = false;              // gave its blocks back; returns to the queue after this step
-  bool done = false;                   // finished or cancelled: no further events
-
-  Request(RequestParams p, TokenCallback cb, int32_t vocab)
-      : params(std::move(p)), on_token(std::move(cb)), sampler(params.sampling, vocab), tokens(params.prompt) {}
-};
+using engine::Request;
 
 }  // namespace
 
@@ -84,11 +60,6 @@ struct Engine::Impl {
   void end_request(Request& r);  // released, counted finished, gauges updated (r is in running)
   void publish_full_blocks(Request& r);
   bool emit(Request& r, const TokenEvent& e);
-  int32_t sample(Request& r);
-  bool scores_prompt(const Request& r) const;
-  void score_prompt(Request& r, const SequenceStep& s);
-  bool wants_token(const Request& r) const;
-  bool reached_end(const Request& r, const SequenceStep& s) const;
   void finish_step(int32_t generated);
 };
 
@@ -302,63 +273,6 @@ bool Engine::Impl::emit(Request& r, const TokenEvent& e) {
   return r.on_token(event);
 }
 
-// Whether r's next forward must give every row's logits: a prompt to score that is not scored
-// to its end yet (after a preemption the prompt runs again, but is scored once).
-bool Engine::Impl::scores_prompt(const Request& r) const {
-  return r.params.prompt_logprobs && !r.scored_sent && r.computed < int32_t(r.params.prompt.size());
-}
-
-// Scores the prompt tokens that step's rows predict: row i (position pos + i) gives the
-// distribution of the token at pos + i + 1. The last row of the prompt predicts the first
-// generated token, which sample() handles; its logits go where sample() reads them.
-void Engine::Impl::score_prompt(Request& r, const SequenceStep& s) {
-  const int32_t vocab = model.config.vocab_size, prompt = int32_t(r.params.prompt.size());
-  for (int32_t i = 0; i < int32_t(s.tokens.size()); ++i) {
-    const float* row = &r.chunk_logits[size_t(i) * vocab];
-    const int32_t next = s.pos + i + 1;
-    if (next < prompt && next > int32_t(r.scored.size())) {
-      const double lse = log_sum_exp(row, vocab);
-      r.scored.push_back({r.tokens[next], float(double(row[r.tokens[next]]) - lse),
-                          top_logprobs(row, vocab, r.params.logprobs, lse)});
-    }
-    if (next == int32_t(r.tokens.size())) std::copy_n(row, vocab, r.logits.data());
-  }
-}
-
-bool Engine::Impl::wants_token(const Request& r) const { return r.params.max_tokens > 0; }
-
-// Whether r's part of the step just run reached its last known token (after `computed` was
-// advanced): then it has logits to sample from. A scored prompt chunk short of the end has
-// logits too, but only to score.
-bool Engine::Impl::reached_end(const Request& r, const SequenceStep& s) const {
-  return s.logits && r.computed == int32_t(r.tokens.size());
-}
-
-int32_t Engine::Impl::sample(Request& r) {
-  float* logits = r.logits.data();
-  if (r.params.logprobs >= 0) {
-    const int32_t n = int32_t(r.logits.size());
-    r.raw_logits.assign(logits, logits + n);
-    r.log_sum_exp = log_sum_exp(logits, n);
-    r.top = top_logprobs(logits, n, r.params.logprobs, r.log_sum_exp);
-  }
-  for (const auto& [t, bias] : r.params.logit_bias) logits[t] += bias;
-  if (r.params.presence_penalty != 0.0f || r.params.frequency_penalty != 0.0f) {
-    if (r.counts.empty()) r.counts.assign(r.logits.size(), 0);
-    for (size_t i = r.params.prompt.size(); i < r.tokens.size(); ++i) {
-      const int32_t t = r.tokens[i];
-      if (r.counts[t]++ == 0) logits[t] -= r.params.presence_penalty;
-    }
-    for (size_t i = r.params.prompt.size(); i < r.tokens.size(); ++i) {
-      const int32_t t = r.tokens[i];
-      if (r.counts[t] > 0) {
-        logits[t] -= r.params.frequency_penalty * float(r.counts[t]);
-        r.counts[t] = 0;
-      }
-    }
-  }
-  return r.sampler.sample(logits, r.tokens);
-}
 
 // One engine step: every running request contributes its next tokens (decode: one; prefill: a
 // chunk), one forward runs them all, and each request that reached the end of its known tokens
@@ -381,7 +295,7 @@ bool Engine::Impl::step() {
       }
       const bool wants_logits = r.computed + n == int32_t(r.tokens.size());
       if (wants_logits) r.logits.resize(model.config.vocab_size);
-      const bool scoring = scores_prompt(r);
+      const bool scoring = r.scores_prompt();
       if (scoring) r.chunk_logits.resize(size_t(n) * model.config.vocab_size);
       batch.push_back({std::span(r.tokens).subspan(r.computed, n), r.computed, r.blocks,
                        scoring ? r.chunk_logits.data() : wants_logits ? r.logits.data() : nullptr, scoring,
@@ -395,7 +309,7 @@ bool Engine::Impl::step() {
   decoder.forward(batch, kv);
 
   for (size_t i = 0; i < members.size(); ++i) {
-    if (batch[i].all_logits) score_prompt(*members[i], batch[i]);
+    if (batch[i].all_logits) members[i]->score_prompt(batch[i], model.config.vocab_size);
     members[i]->computed += int32_t(batch[i].tokens.size());
     publish_full_blocks(*members[i]);
   }
@@ -407,14 +321,14 @@ bool Engine::Impl::step() {
   pool.run([&](int t, int nth) {
     const auto [begin, end] = split_range(int64_t(members.size()), t, nth);
     for (int64_t i = begin; i < end; ++i)
-      if (reached_end(*members[i], batch[i]) && wants_token(*members[i])) next_tokens[i] = sample(*members[i]);
+      if (members[i]->reached_end(batch[i]) && members[i]->wants_token()) next_tokens[i] = members[i]->sample();
   });
 
   int32_t generated_now = 0;
   for (size_t i = 0; i < members.size(); ++i) {
     Request& r = *members[i];
-    if (!reached_end(r, batch[i])) continue;
-    const int32_t next = wants_token(r) ? next_tokens[i] : -1;
+    if (!r.reached_end(batch[i])) continue;
+    const int32_t next = r.wants_token() ? next_tokens[i] : -1;
     TokenEvent e;
     if (!r.scored_sent && r.params.prompt_logprobs) {
       e.prompt_logprobs = std::move(r.scored);
