@@ -211,7 +211,6 @@ void Engine::Impl::admit() {
       r = std::move(waiting.front());
       waiting.pop_front();
     }
-    // Only blocks wholly before the last known token: at least one token must run to give logits.
     const int32_t bs = options.block_size;
     // Only blocks wholly before the last known token: at least one token must run to give
     // logits. None for a prompt to be scored, whose every position must run.
@@ -272,7 +271,6 @@ bool Engine::Impl::emit(Request& r, const TokenEvent& e) {
   event.cached_prompt_tokens = r.cached_prompt_tokens;
   return r.on_token(event);
 }
-
 
 // One engine step: every running request contributes its next tokens (decode: one; prefill: a
 // chunk), one forward runs them all, and each request that reached the end of its known tokens
@@ -341,7 +339,7 @@ bool Engine::Impl::step() {
     } else {
       e.token = next;
       if (r.params.logprobs >= 0) {
-        e.logprob = float(double(r.raw_logits[next]) - r.log_sum_exp);
+        e.logprob = r.next_logprob;
         e.top_logprobs = std::move(r.top);
       }
       r.tokens.push_back(next);

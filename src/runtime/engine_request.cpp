@@ -17,7 +17,7 @@ void Request::score_prompt(const SequenceStep& s, int32_t vocab) {
     const float* row = &chunk_logits[size_t(i) * vocab];
     const int32_t next = s.pos + i + 1;
     if (next < prompt && next > int32_t(scored.size())) {
-      const double lse = lumen::log_sum_exp(row, vocab);
+      const double lse = log_sum_exp(row, vocab);
       scored.push_back({tokens[next], float(double(row[tokens[next]]) - lse),
                         top_logprobs(row, vocab, params.logprobs, lse)});
     }
@@ -28,10 +28,11 @@ void Request::score_prompt(const SequenceStep& s, int32_t vocab) {
 int32_t Request::sample() {
   float* x = logits.data();
   const int32_t n = int32_t(logits.size());
+  double normalizer = 0;
   if (params.logprobs >= 0) {
     raw_logits.assign(x, x + n);
-    log_sum_exp = lumen::log_sum_exp(x, n);
-    top = top_logprobs(x, n, params.logprobs, log_sum_exp);
+    normalizer = log_sum_exp(x, n);
+    top = top_logprobs(x, n, params.logprobs, normalizer);
   }
   for (const auto& [t, bias] : params.logit_bias) x[t] += bias;
   if (params.presence_penalty != 0.0f || params.frequency_penalty != 0.0f) {
@@ -48,7 +49,9 @@ int32_t Request::sample() {
       }
     }
   }
-  return sampler.sample(x, tokens);
+  const int32_t next = sampler.sample(x, tokens);
+  if (params.logprobs >= 0) next_logprob = float(double(raw_logits[next]) - normalizer);
+  return next;
 }
 
 }  // namespace lumen::engine

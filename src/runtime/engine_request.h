@@ -25,9 +25,9 @@ struct Request {
   int32_t generated = 0;
   std::vector<int32_t> counts;         // per token id, how often it was generated (OpenAI penalties)
   std::vector<float> logits;
-  std::vector<float> raw_logits;       // with logprobs: the logits before the sampler changed them
-  double log_sum_exp = 0;              // ... and their normalizer
-  std::vector<TokenLogprob> top;       // ... and the most likely tokens, for the next event
+  std::vector<float> raw_logits;       // with logprobs: the logits before the sampler changes them
+  float next_logprob = 0;              // ... and, for the next event, the drawn token's log-probability
+  std::vector<TokenLogprob> top;       // ... and the most likely tokens
   std::vector<float> chunk_logits;     // prompt_logprobs: every row's logits of a prefill chunk
   std::vector<ScoredToken> scored;     // ... prompt tokens 1.. scored so far, for the first event
   bool scored_sent = false;            // ... the first event has gone
