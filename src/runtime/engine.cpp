@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -31,9 +32,11 @@ struct Engine::Impl {
   KvStore kv;
   BlockManager blocks;
 
-  mutable std::mutex mutex;  // guards waiting, cancelling, next_id, stop and the counters read by metrics()
+  mutable std::mutex mutex;  // guards waiting, held, cancelling, next_id, stop and the counters read by metrics()
   std::condition_variable wake;
   std::deque<std::unique_ptr<Request>> waiting;
+  // Requests of a group (submit_group) waiting for its first request's prompt, with that one's id.
+  std::vector<std::pair<RequestId, std::unique_ptr<Request>>> held;
   std::vector<RequestId> cancelling;  // cancel()ed when not waiting: dropped before the next step if running
   RequestId next_id = 0;
   std::vector<std::unique_ptr<Request>> running;  // in order of admission
@@ -51,6 +54,9 @@ struct Engine::Impl {
   bool step();
   void admit();
   bool erase_waiting(RequestId id);
+  void release_group(Request& leader);
+  void release_group_locked(RequestId leader);
+  int32_t queued() const { return int32_t(waiting.size() + held.size()); }
   void drop_cancelled();
   bool ensure_blocks(Request& r, int32_t positions);
   bool reserve(Request& r, int32_t positions, const std::vector<Request*>& in_batch);
@@ -109,15 +115,18 @@ Engine::~Engine() {
   cancelled.finish = FinishReason::Cancelled;
   for (auto& r : impl_->running) r->on_token(cancelled);
   for (auto& r : impl_->waiting) r->on_token(cancelled);
+  for (auto& held : impl_->held) held.second->on_token(cancelled);
 }
 
 int32_t Engine::context_length() const { return impl_->context; }
 
-std::optional<RequestId> Engine::submit(RequestParams params, TokenCallback on_token) {
-  const ModelConfig& c = impl_->model.config;
+namespace {
+
+// What makes a request one the engine can never run.
+void check_request(const RequestParams& params, const ModelConfig& c, int32_t context) {
   if (params.prompt.empty()) fail("the prompt must hold at least one token");
-  if (int64_t(params.prompt.size()) > impl_->context)
-    fail("prompt of ", params.prompt.size(), " tokens does not fit the context of ", impl_->context, " tokens");
+  if (int64_t(params.prompt.size()) > context)
+    fail("prompt of ", params.prompt.size(), " tokens does not fit the context of ", context, " tokens");
   if (params.prompt_logprobs && params.logprobs < 0) fail("prompt_logprobs needs logprobs >= 0");
   if (params.max_tokens < (params.prompt_logprobs ? 0 : 1))
     fail("max_tokens ", params.max_tokens, " must be at least ", params.prompt_logprobs ? 0 : 1);
@@ -126,26 +135,57 @@ std::optional<RequestId> Engine::submit(RequestParams params, TokenCallback on_t
   for (const auto& [t, bias] : params.logit_bias)
     if (t < 0 || t >= c.vocab_size) fail("logit_bias names token ", t, ", outside the vocabulary");
   if (params.logprobs > kMaxTopLogprobs) fail("logprobs ", params.logprobs, " is more than ", kMaxTopLogprobs);
-  auto request = std::make_unique<Request>(std::move(params), std::move(on_token), c.vocab_size);
-  RequestId id;
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (int32_t(impl_->waiting.size()) >= impl_->options.max_queued) {
-      ++impl_->counters.requests_rejected;
-      return std::nullopt;
-    }
-    id = request->id = impl_->next_id++;
-    ++impl_->counters.requests_total;
-    impl_->counters.prompt_tokens_total += request->tokens.size();
-    impl_->waiting.push_back(std::move(request));
-    impl_->counters.queued = int32_t(impl_->waiting.size());
-  }
-  impl_->wake.notify_one();
-  return id;
 }
 
-// A waiting request is touched only under the mutex (admit() takes it out of the queue before
-// using it), so it can be dropped from here; it holds no KV blocks (preemption gave them back).
+}  // namespace
+
+std::optional<RequestId> Engine::submit(RequestParams params, TokenCallback on_token) {
+  std::vector<RequestParams> group(1);
+  group[0] = std::move(params);
+  const auto ids = submit_group(std::move(group), {std::move(on_token)});
+  if (!ids) return std::nullopt;
+  return ids->front();
+}
+
+std::optional<std::vector<RequestId>> Engine::submit_group(std::vector<RequestParams> params,
+                                                           std::vector<TokenCallback> on_token) {
+  const ModelConfig& c = impl_->model.config;
+  if (params.empty() || params.size() != on_token.size()) fail("a request group needs one callback per request");
+  for (const RequestParams& p : params) {
+    check_request(p, c, impl_->context);
+    if (p.prompt != params.front().prompt) fail("the requests of a group must share one prompt");
+  }
+  std::vector<std::unique_ptr<Request>> requests;
+  for (size_t i = 0; i < params.size(); ++i)
+    requests.push_back(std::make_unique<Request>(std::move(params[i]), std::move(on_token[i]), c.vocab_size));
+  // A prompt to be scored is computed by each request whole: nothing to wait for.
+  const bool hold = !requests.front()->params.prompt_logprobs;
+  std::vector<RequestId> ids;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->queued() + int64_t(requests.size()) > impl_->options.max_queued) {
+      impl_->counters.requests_rejected += requests.size();
+      return std::nullopt;
+    }
+    for (auto& r : requests) {
+      ids.push_back(r->id = impl_->next_id++);
+      ++impl_->counters.requests_total;
+      impl_->counters.prompt_tokens_total += r->tokens.size();
+    }
+    requests.front()->leads = hold && requests.size() > 1;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (i == 0 || !hold) impl_->waiting.push_back(std::move(requests[i]));
+      else impl_->held.emplace_back(ids.front(), std::move(requests[i]));
+    }
+    impl_->counters.queued = impl_->queued();
+  }
+  impl_->wake.notify_one();
+  return ids;
+}
+
+// A waiting or held request is touched only under the mutex (admit() takes it out of the queue
+// before using it), so it can be dropped from here; it holds no KV blocks (preemption gave them
+// back).
 // Any other request is left to the loop, which owns the running batch.
 bool Engine::cancel(RequestId id) {
   std::lock_guard lock(impl_->mutex);
@@ -154,15 +194,40 @@ bool Engine::cancel(RequestId id) {
   return false;
 }
 
-// Under the mutex: takes request id out of the queue, counted as cancelled there.
+// Under the mutex: takes request id out of the queue (or out of those held for their group's
+// prompt), counted as cancelled there. A group's first request leaving the queue lets the
+// others go on without it.
 bool Engine::Impl::erase_waiting(RequestId id) {
-  const auto it = std::find_if(waiting.begin(), waiting.end(), [&](const auto& r) { return r->id == id; });
-  if (it == waiting.end()) return false;
-  waiting.erase(it);
+  if (const auto it = std::find_if(waiting.begin(), waiting.end(), [&](const auto& r) { return r->id == id; });
+      it != waiting.end()) {
+    waiting.erase(it);
+    release_group_locked(id);
+  } else if (const auto h = std::find_if(held.begin(), held.end(), [&](const auto& r) { return r.second->id == id; });
+             h != held.end()) {
+    held.erase(h);
+  } else {
+    return false;
+  }
   ++counters.requests_finished;
   ++counters.requests_cancelled_queued;
-  counters.queued = int32_t(waiting.size());
+  counters.queued = queued();
   return true;
+}
+
+// The group's prompt is in the cache, or its first request has ended: the others join the head
+// of the queue, in order, so that they are admitted while the prompt's blocks are still cached.
+void Engine::Impl::release_group(Request& leader) {
+  if (!leader.leads) return;
+  leader.leads = false;
+  std::lock_guard lock(mutex);
+  release_group_locked(leader.id);
+}
+
+void Engine::Impl::release_group_locked(RequestId leader) {
+  auto at = waiting.begin();
+  for (auto& [lead, r] : held)
+    if (lead == leader) at = std::next(waiting.insert(at, std::move(r)));
+  std::erase_if(held, [](const auto& h) { return !h.second; });
 }
 
 // Ends the requests cancel() named while they were not waiting, before they cost another step: a
@@ -310,6 +375,7 @@ bool Engine::Impl::step() {
     if (batch[i].all_logits) members[i]->score_prompt(batch[i], model.config.vocab_size);
     members[i]->computed += int32_t(batch[i].tokens.size());
     publish_full_blocks(*members[i]);
+    if (members[i]->computed >= int32_t(members[i]->params.prompt.size())) release_group(*members[i]);
   }
   // Each request draws from its own logits with its own sampler, so the draws run on the pool's
   // threads at once rather than one after another here: with no top-k (OpenAI's default) a draw
@@ -364,6 +430,7 @@ bool Engine::Impl::step() {
 
 void Engine::Impl::end_request(Request& r) {
   release(r);
+  release_group(r);
   r.done = true;
   const auto live = std::count_if(running.begin(), running.end(), [](const auto& o) { return !o->done; });
   std::lock_guard lock(mutex);
@@ -409,7 +476,7 @@ void Engine::Impl::finish_step(int32_t generated) {
   counters.generated_tokens_total += generated;
   counters.generated_tokens_per_second = recent_steps.size() > 1 ? tokens / span : 0.0;
   counters.running = int32_t(running.size());
-  counters.queued = int32_t(waiting.size());
+  counters.queued = queued();
   counters.kv_blocks_used = blocks.used();
   counters.kv_blocks_cached = blocks.cached();
 }

@@ -93,8 +93,18 @@ class Engine {
   // bad params).
   std::optional<RequestId> submit(RequestParams params, TokenCallback on_token);
 
+  // Queues requests that share one prompt (OpenAI's n and best_of: one prompt sampled several
+  // ways), all of them or, when the queue has no room for them all, none. The prompt is computed
+  // once: the first request runs as any other, and the others wait outside the queue until its
+  // prompt is in the cache, then start from the prefix cache, recomputing only the prompt's last,
+  // partly filled block (prompts to be scored skip the prefix cache, so those start at once).
+  // Throws lumen::Error as submit() does, and for prompts that differ.
+  std::optional<std::vector<RequestId>> submit_group(std::vector<RequestParams> params,
+                                                     std::vector<TokenCallback> on_token);
+
   // Cancels a request (its client has gone); it gets no further events. One waiting to start
-  // leaves the queue at once, never prefilled, and cancel() returns true. One running ends before
+  // (or waiting for its group's prompt) leaves the queue at once, never prefilled, and cancel()
+  // returns true. One running ends before
   // the engine's next step, which frees its KV blocks; cancel() returns false, as it does for a
   // request that has already ended (then nothing happens).
   bool cancel(RequestId id);

@@ -32,6 +32,7 @@ struct Request {
   std::vector<ScoredToken> scored;     // ... prompt tokens 1.. scored so far, for the first event
   bool scored_sent = false;            // ... the first event has gone
   bool preempted = false;              // gave its blocks back; returns to the queue after this step
+  bool leads = false;                  // the rest of its group waits for its prompt (submit_group)
   bool done = false;                   // finished or cancelled: no further events
 
   Request(RequestParams p, TokenCallback cb, int32_t vocab)

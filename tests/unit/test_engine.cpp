@@ -415,6 +415,81 @@ TEST(Engine, SharedPrefixIsNotPrefilledTwice) {
   EXPECT_EQ(c.outputs[1], alone(second, 3));
 }
 
+// OpenAI's n: one prompt sampled several ways. Each request of the group gets what it would get
+// alone, and only the first computes the prompt; the others take its full blocks from the
+// prefix cache and recompute the last, partly filled one.
+TEST(Engine, GroupComputesItsPromptOnce) {
+  EngineOptions o;
+  o.threads = 1;
+  o.block_size = 4;
+  o.prefill_chunk = 5;  // the prompt takes several steps, during which the others must wait
+  const auto prompt = prompts()[4];
+  for (const bool sampled : {false, true}) {
+    Collector c(4);
+    Engine engine(stories(), o);
+    std::vector<RequestParams> group(4);
+    std::vector<TokenCallback> callbacks;
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i].prompt = prompt;
+      group[i].max_tokens = 20;
+      group[i].sampling = sampled ? seeded(7 + i) : greedy();
+      callbacks.push_back(c.callback(i));
+    }
+    const auto ids = engine.submit_group(group, callbacks);
+    ASSERT_TRUE(ids);
+    EXPECT_EQ(ids->size(), 4u);
+    c.wait(4);
+    const int32_t full_blocks = int32_t(prompt.size() - 1) / 4 * 4;
+    for (size_t i = 0; i < group.size(); ++i) {
+      EXPECT_EQ(c.outputs[i], alone(prompt, 20, group[i].sampling)) << "request " << i;
+      EXPECT_EQ(c.last[i].cached_prompt_tokens, i == 0 ? 0 : full_blocks) << "request " << i;
+    }
+    if (sampled) EXPECT_NE(c.outputs[0], c.outputs[1]);  // the seeds do differ
+    const EngineMetrics m = engine.metrics();
+    EXPECT_EQ(m.prompt_tokens_cached, uint64_t(3 * full_blocks));
+    EXPECT_EQ(m.kv_blocks_used, 0);
+    EXPECT_EQ(m.requests_finished, 4u);
+  }
+}
+
+// Cancelling inside a group: a request held for the group's prompt leaves at once; when the
+// first request leaves the queue, the others go on without it.
+TEST(Engine, GroupMembersCancelSeparately) {
+  EngineOptions o;
+  o.max_sequences = 1;  // a running request holds the only slot; the group waits
+  o.threads = 1;
+  Collector c(4);  // 0: running; 1, 2, 3: the group
+  Engine engine(stories(), o);
+  std::promise<void> admitted, cancelled;
+  auto first = [&, next = c.callback(0), waited = false](const TokenEvent& e) mutable {
+    if (!std::exchange(waited, true)) {
+      admitted.set_value();
+      cancelled.get_future().wait();
+    }
+    return next(e);
+  };
+  const auto ps = prompts();
+  RequestParams p;
+  p.sampling = greedy();
+  p.max_tokens = 5;
+  p.prompt = ps[0];
+  ASSERT_TRUE(engine.submit(p, first));
+  admitted.get_future().wait();
+  p.prompt = ps[1];
+  const auto ids = engine.submit_group({p, p, p}, {c.callback(1), c.callback(2), c.callback(3)});
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(engine.metrics().queued, 3);
+  EXPECT_TRUE(engine.cancel((*ids)[1]));  // held for the group's prompt
+  EXPECT_TRUE(engine.cancel((*ids)[0]));  // waiting: the group's last member goes on alone
+  EXPECT_EQ(engine.metrics().queued, 1);
+  cancelled.set_value();
+  c.wait(2);
+  EXPECT_EQ(c.outputs[3], alone(ps[1], 5));
+  EXPECT_TRUE(c.outputs[1].empty() && c.outputs[2].empty());
+  EXPECT_EQ(engine.metrics().requests_cancelled_queued, 2u);
+  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+}
+
 TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {
   EngineOptions o;
   o.threads = 1;
@@ -425,6 +500,8 @@ TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {
   p.sampling = greedy();
   EXPECT_FALSE(engine.submit(p, [](const TokenEvent&) { return true; }));
   EXPECT_EQ(engine.metrics().requests_rejected, 1u);
+  EXPECT_FALSE(engine.submit_group({p, p}, {[](const TokenEvent&) { return true; }, [](const TokenEvent&) { return true; }}));
+  EXPECT_EQ(engine.metrics().requests_rejected, 3u);
   p.prompt.assign(600, 5);  // longer than the 512-token context
   EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
   p.prompt = {1};
@@ -434,6 +511,11 @@ TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {
   EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
   p.logprobs = kMaxTopLogprobs + 1;
   EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
+  RequestParams other = p;
+  other.logprobs = 0;
+  other.prompt = {1, 2};
+  p.logprobs = 0;
+  EXPECT_THROW(engine.submit_group({p, other}, {[](const TokenEvent&) { return true; }, [](const TokenEvent&) { return true; }}), Error);
 }
 
 }  // namespace
