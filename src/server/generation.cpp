@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <numeric>
 #include <utility>
 
 namespace lumen::server {
@@ -21,9 +22,13 @@ const char* finish_name(FinishReason reason) {
 
 }  // namespace
 
-Generation::Generation(const Tokenizer& tokenizer, int32_t last_prompt_token, std::vector<std::string> stops,
-                       bool logprobs)
-    : tokenizer_(tokenizer), previous_(last_prompt_token), text_stream_(std::move(stops)), logprobs_(logprobs) {}
+Generation::Generation(std::shared_ptr<GenerationSignal> signal, const Tokenizer& tokenizer, int32_t last_prompt_token,
+                       std::vector<std::string> stops, bool logprobs)
+    : tokenizer_(tokenizer),
+      previous_(last_prompt_token),
+      text_stream_(std::move(stops)),
+      logprobs_(logprobs),
+      signal_(std::move(signal)) {}
 
 TokenCallback Generation::callback(std::shared_ptr<Generation> generation) {
   return [generation](const TokenEvent& event) { return generation->on_token(event); };
@@ -61,24 +66,26 @@ bool Generation::on_token(const TokenEvent& event) {
   const bool finished = stopped || event.finish != FinishReason::None;
   if (finished && !stopped) text += text_stream_.flush();
 
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(signal_->mutex);
   if (cancelled_) return false;
   pending_.text += text;
   std::move(logprobs.begin(), logprobs.end(), std::back_inserter(pending_.logprobs));
   pending_.usage.prompt_tokens = event.prompt_tokens;
   pending_.usage.cached_tokens = event.cached_prompt_tokens;
-  if (event.token >= 0) ++pending_.usage.completion_tokens;
+  if (event.token >= 0) {
+    ++pending_.usage.completion_tokens;
+    pending_.logprob_sum += event.logprob;
+  }
   if (finished) {
     pending_.finished = true;
     pending_.finish_reason = stopped ? "stop" : finish_name(event.finish);
   }
-  changed_.notify_all();
+  signal_->changed.notify_all();
   return !stopped;  // a completed stop string ends the request here
 }
 
-Generation::Update Generation::take(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout, [&] { return !pending_.text.empty() || pending_.finished; });
+Generation::Update Generation::take_locked() {
+  finish_taken_ = pending_.finished;
   Update out = pending_;
   pending_.text.clear();
   pending_.logprobs.clear();
@@ -113,8 +120,53 @@ void Generation::echo(std::span<const int32_t> prompt) {
 }
 
 void Generation::cancel() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(signal_->mutex);
   cancelled_ = true;
+}
+
+Choices::Choices(int32_t count, const Tokenizer& tokenizer, int32_t last_prompt_token,
+                 const std::vector<std::string>& stops, bool logprobs)
+    : signal_(std::make_shared<GenerationSignal>()) {
+  for (int32_t i = 0; i < count; ++i)
+    generations_.push_back(std::make_shared<Generation>(signal_, tokenizer, last_prompt_token, stops, logprobs));
+}
+
+std::vector<TokenCallback> Choices::callbacks() const {
+  std::vector<TokenCallback> out;
+  for (const auto& g : generations_) out.push_back(Generation::callback(g));
+  return out;
+}
+
+std::vector<Generation::Update> Choices::take(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(signal_->mutex);
+  signal_->changed.wait_for(lock, timeout, [&] {
+    return std::any_of(generations_.begin(), generations_.end(), [](const auto& g) { return g->has_news_locked(); });
+  });
+  std::vector<Generation::Update> out;
+  for (const auto& g : generations_) out.push_back(g->take_locked());
+  return out;
+}
+
+void Choices::cancel() {
+  for (const auto& g : generations_) g->cancel();
+}
+
+Usage combined_usage(const std::vector<Generation::Update>& choices) {
+  Usage usage = choices.front().usage;
+  for (size_t i = 1; i < choices.size(); ++i) usage.completion_tokens += choices[i].usage.completion_tokens;
+  return usage;
+}
+
+std::vector<size_t> best_candidates(const std::vector<Generation::Update>& candidates, size_t n) {
+  const auto mean = [&](size_t i) {
+    const Generation::Update& u = candidates[i];
+    return u.usage.completion_tokens > 0 ? u.logprob_sum / u.usage.completion_tokens : 0.0;
+  };
+  std::vector<size_t> order(candidates.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mean(a) > mean(b); });
+  order.resize(std::min(n, order.size()));
+  return order;
 }
 
 }  // namespace lumen::server

@@ -144,22 +144,29 @@ struct HttpServer::Impl {
   void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
     const CompletionRequest request = parse_completion_request(req.body, chat);
     RequestParams params = prompts.build(request);
-    auto generation = std::make_shared<Generation>(tokenizer, params.prompt.back(), request.stop, request.logprobs >= 0);
-    if (request.echo) generation->echo(params.prompt);
+    // best_of ranks its candidates by their tokens' log-probabilities, which the engine then reports.
+    if (request.best_of > request.n) params.logprobs = std::max(params.logprobs, 0);
+    auto choices = std::make_shared<Choices>(request.best_of, tokenizer, params.prompt.back(), request.stop,
+                                             request.logprobs >= 0);
+    if (request.echo)
+      for (size_t i = 0; i < choices->size(); ++i) (*choices)[i].echo(params.prompt);
+    // Each candidate draws with its own seed (seed, seed + 1, ...): reproducible when one is given.
+    std::vector<RequestParams> group(choices->size(), params);
+    for (size_t i = 0; i < group.size(); ++i) group[i].sampling.seed += i;
     const ResponseHeader header{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id_prefix) + "-" +
                                     std::to_string(next_id++),
                                 unix_seconds(), options.model_name};
-    const auto id = engine.submit(std::move(params), Generation::callback(generation));
-    if (!id) throw ApiError(503, "the server is busy (its request queue is full); retry later", "", "queue_full");
+    const auto ids = engine.submit_group(std::move(group), choices->callbacks());
+    if (!ids) throw ApiError(503, "the server is busy (its request queue is full); retry later", "", "queue_full");
     // Called however the response ends. When the client has gone, this is what cancels the
-    // request: one still queued leaves the queue at once, never prefilled; a running one ends at
-    // the engine's next callback, which frees its KV blocks. After a normal end it finds nothing.
-    httplib::ContentProviderResourceReleaser cancel = [&engine = engine, id = *id, generation](bool) {
-      generation->cancel();
-      engine.cancel(id);
+    // requests: one still queued leaves the queue at once, never prefilled; a running one ends
+    // before the engine's next step, which frees its KV blocks. After a normal end it finds nothing.
+    httplib::ContentProviderResourceReleaser cancel = [&engine = engine, ids = *ids, choices](bool) {
+      choices->cancel();
+      for (const RequestId id : ids) engine.cancel(id);
     };
-    if (request.stream) stream(res, request, header, generation, std::move(cancel));
-    else answer(res, request, header, generation, std::move(cancel));
+    if (request.stream) stream(res, request, header, choices, std::move(cancel));
+    else answer(res, request, header, choices, std::move(cancel));
   }
 
   // A non-streamed answer is one JSON object, complete only at the end, yet the server must notice
@@ -177,17 +184,26 @@ struct HttpServer::Impl {
   // "; charset=utf-8" keeps cpp-httplib from compressing the body (it compresses exactly
   // "application/json"): a compressor would hold the spaces back instead of sending them.
   static void answer(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
-                     std::shared_ptr<Generation> generation, httplib::ContentProviderResourceReleaser cancel) {
+                     std::shared_ptr<Choices> choices, httplib::ContentProviderResourceReleaser cancel) {
     res.set_chunked_content_provider(
         "application/json; charset=utf-8",
-        [request, header, generation, text = std::string(),
-         logprobs = std::vector<TokenLogprobs>()](size_t, httplib::DataSink& sink) mutable {
-          Generation::Update u = generation->take(kStreamPoll);
-          text += u.text;
-          std::move(u.logprobs.begin(), u.logprobs.end(), std::back_inserter(logprobs));
-          if (!u.finished) return sink.write(" ", 1);
-          const std::string body =
-              to_wire(completion_response(request, header, text, u.finish_reason, u.usage, logprobs));
+        [request, header, choices, results = std::vector<Choice>(choices->size())](size_t,
+                                                                                    httplib::DataSink& sink) mutable {
+          const std::vector<Generation::Update> updates = choices->take(kStreamPoll);
+          bool finished = true;
+          for (size_t i = 0; i < updates.size(); ++i) {
+            results[i].text += updates[i].text;
+            std::move(updates[i].logprobs.begin(), updates[i].logprobs.end(), std::back_inserter(results[i].logprobs));
+            results[i].finish_reason = updates[i].finish_reason;
+            finished = finished && updates[i].finished;
+          }
+          if (!finished) return sink.write(" ", 1);
+          if (request.best_of > request.n) {
+            std::vector<Choice> best;
+            for (const size_t i : best_candidates(updates, size_t(request.n))) best.push_back(std::move(results[i]));
+            results = std::move(best);
+          }
+          const std::string body = to_wire(completion_response(request, header, results, combined_usage(updates)));
           if (!sink.write(body.data(), body.size())) return false;
           sink.done();
           return true;
@@ -195,23 +211,31 @@ struct HttpServer::Impl {
         std::move(cancel));
   }
 
+  // Each choice's text goes out as it arrives, in chunks carrying its index; the stream ends once
+  // every choice has sent its last chunk.
   static void stream(httplib::Response& res, const CompletionRequest& request, const ResponseHeader& header,
-                     std::shared_ptr<Generation> generation, httplib::ContentProviderResourceReleaser cancel) {
+                     std::shared_ptr<Choices> choices, httplib::ContentProviderResourceReleaser cancel) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [request, header, generation, started = false](size_t, httplib::DataSink& sink) mutable {
+        [request, header, choices, started = false, ended = std::vector<bool>(choices->size())](
+            size_t, httplib::DataSink& sink) mutable {
           const auto send = [&](const std::string& event) { return sink.write(event.data(), event.size()); };
-          if (!started && request.chat && !send(sse_event(stream_chunk(request, header, "", std::nullopt, true))))
-            return false;
+          if (!started && request.chat)
+            for (size_t i = 0; i < choices->size(); ++i)
+              if (!send(sse_event(stream_chunk(request, header, int32_t(i), "", std::nullopt, true)))) return false;
           started = true;
-          const Generation::Update u = generation->take(kStreamPoll);
+          const std::vector<Generation::Update> updates = choices->take(kStreamPoll);
           if (!sink.is_writable()) return false;
-          if (!u.finished)
-            return (u.text.empty() && u.logprobs.empty()) ||
-                   send(sse_event(stream_chunk(request, header, u.text, std::nullopt, false, u.logprobs)));
-          if (!send(sse_event(stream_chunk(request, header, u.text, u.finish_reason, false, u.logprobs)))) return false;
-          if (request.include_usage && !send(sse_event(usage_chunk(request, header, u.usage)))) return false;
+          for (size_t i = 0; i < updates.size(); ++i) {
+            const Generation::Update& u = updates[i];
+            if (ended[i] || (!u.finished && u.text.empty() && u.logprobs.empty())) continue;
+            ended[i] = u.finished;
+            const auto finish = u.finished ? std::optional(u.finish_reason) : std::nullopt;
+            if (!send(sse_event(stream_chunk(request, header, int32_t(i), u.text, finish, false, u.logprobs)))) return false;
+          }
+          if (std::find(ended.begin(), ended.end(), false) != ended.end()) return true;
+          if (request.include_usage && !send(sse_event(usage_chunk(request, header, combined_usage(updates))))) return false;
           if (!send(sse_done())) return false;
           sink.done();
           return true;

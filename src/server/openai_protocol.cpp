@@ -203,9 +203,9 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   if (chat) read_messages(body, r);
   else read_prompt(body, r);
 
-  // One choice only: the readers refuse anything but 1.
-  read_integer(body, "n", 1, 1);
-  if (!chat) read_integer(body, "best_of", 1, 1);
+  r.n = int32_t(read_integer(body, "n", 1, kMaxChoices).value_or(1));
+  r.best_of = r.n;
+  if (!chat) r.best_of = int32_t(read_integer(body, "best_of", r.n, kMaxChoices).value_or(r.n));
   r.echo = !chat && read_bool(body, "echo").value_or(false);
   read_logprobs(body, r);
   // With echo, max_tokens 0 asks for the prompt alone (to score it, with logprobs).
@@ -213,6 +213,8 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   if (chat && !max_tokens) max_tokens = read_integer(body, "max_completion_tokens", 1, kMaxInt32);
   if (max_tokens) r.max_tokens = int32_t(*max_tokens);
   r.stream = read_bool(body, "stream").value_or(false);
+  // The best candidates are known only when all have ended (OpenAI: "results cannot be streamed").
+  if (r.stream && r.best_of > r.n) bad_field("best_of", "cannot be streamed: with 'stream', it must equal n");
   if (const json* options = present(body, "stream_options")) {
     if (!options->is_object()) bad_field("stream_options", "must be an object");
     r.include_usage = read_bool(*options, "include_usage").value_or(false);
@@ -299,23 +301,25 @@ json logprobs_json(const CompletionRequest& r, const std::vector<TokenLogprobs>&
 
 }  // namespace
 
-json completion_response(const CompletionRequest& r, const ResponseHeader& h, const std::string& text,
-                         const std::string& finish_reason, const Usage& usage,
-                         const std::vector<TokenLogprobs>& logprobs) {
+json completion_response(const CompletionRequest& r, const ResponseHeader& h, const std::vector<Choice>& choices,
+                         const Usage& usage) {
   json out = envelope(r, h, "chat.completion");
-  json choice = {{"index", 0}, {"logprobs", logprobs_json(r, logprobs)}, {"finish_reason", finish_reason}};
-  if (r.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else choice["text"] = text;
-  out["choices"].push_back(std::move(choice));
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const Choice& c = choices[i];
+    json choice = {{"index", i}, {"logprobs", logprobs_json(r, c.logprobs)}, {"finish_reason", c.finish_reason}};
+    if (r.chat) choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+    else choice["text"] = c.text;
+    out["choices"].push_back(std::move(choice));
+  }
   out["usage"] = usage_json(usage);
   return out;
 }
 
-json stream_chunk(const CompletionRequest& r, const ResponseHeader& h, const std::string& text,
+json stream_chunk(const CompletionRequest& r, const ResponseHeader& h, int32_t index, const std::string& text,
                   const std::optional<std::string>& finish_reason, bool role_only,
                   const std::vector<TokenLogprobs>& logprobs) {
   json out = envelope(r, h, "chat.completion.chunk");
-  json choice = {{"index", 0},
+  json choice = {{"index", index},
                  {"logprobs", role_only ? json() : logprobs_json(r, logprobs)},
                  {"finish_reason", finish_json(finish_reason)}};
   if (!r.chat) choice["text"] = text;

@@ -45,7 +45,13 @@ struct CompletionRequest {
   int32_t logprobs = -1;
   bool echo = false;                   // completions: the prompt's text comes first (and, with
                                        // logprobs, its tokens' log-probabilities)
+  int32_t n = 1;                       // choices returned
+  int32_t best_of = 1;                 // completions: candidates generated (≥ n), the n with the
+                                       // highest log-probability per token returned
 };
+
+// The most choices (n) or candidates (best_of) one request may ask for: OpenAI's best_of limit.
+constexpr int32_t kMaxChoices = 20;
 
 // Parses a request body; throws ApiError (400) for malformed JSON or a field of the wrong type
 // or out of range. Unknown fields are ignored, as OpenAI-compatible servers commonly do.
@@ -78,18 +84,24 @@ struct ResponseHeader {
 
 nlohmann::json usage_json(const Usage& usage);
 
-// The whole (non-streamed) response.
-// `logprobs` are the tokens' (ignored unless the request asked for them).
-nlohmann::json completion_response(const CompletionRequest& request, const ResponseHeader& header,
-                                   const std::string& text, const std::string& finish_reason,
-                                   const Usage& usage, const std::vector<TokenLogprobs>& logprobs = {});
+// One choice of a whole response. `logprobs` are its tokens' (ignored unless the request asked
+// for them).
+struct Choice {
+  std::string text;
+  std::string finish_reason;
+  std::vector<TokenLogprobs> logprobs;
+};
 
-// One streamed chunk: `text` as the choice's delta, with the logprobs of the tokens that arrived
-// with it; finish_reason null until the last chunk. A chat stream's first chunk (role_only)
-// carries only the assistant role.
-nlohmann::json stream_chunk(const CompletionRequest& request, const ResponseHeader& header, const std::string& text,
-                            const std::optional<std::string>& finish_reason, bool role_only = false,
-                            const std::vector<TokenLogprobs>& logprobs = {});
+// The whole (non-streamed) response, its choices indexed in order.
+nlohmann::json completion_response(const CompletionRequest& request, const ResponseHeader& header,
+                                   const std::vector<Choice>& choices, const Usage& usage);
+
+// One streamed chunk of choice `index`: `text` as its delta, with the logprobs of the tokens
+// that arrived with it; finish_reason null until the choice's last chunk. A chat stream's first
+// chunk of each choice (role_only) carries only the assistant role.
+nlohmann::json stream_chunk(const CompletionRequest& request, const ResponseHeader& header, int32_t index,
+                            const std::string& text, const std::optional<std::string>& finish_reason,
+                            bool role_only = false, const std::vector<TokenLogprobs>& logprobs = {});
 
 // The chunk after the last choice when stream_options.include_usage is set: no choices, usage.
 nlohmann::json usage_chunk(const CompletionRequest& request, const ResponseHeader& header, const Usage& usage);

@@ -151,6 +151,58 @@ describe('lumen serve with the openai client', () => {
     assert.equal(a.choices[0].text, b.choices[0].text);
   });
 
+  // n choices: choice i samples with seed + i, so each equals a lone request with that seed; the
+  // stream interleaves the choices by index and says the same.
+  test('n choices, whole and streamed', T, async () => {
+    const base = { model: 'x', prompt: 'Once upon a time', max_tokens: 16, temperature: 0.9, seed: 42,
+      logit_bias: { 1: -100, 2: -100 } };
+    const r = await client.completions.create({ ...base, n: 3 });
+    assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+    for (const [i, c] of r.choices.entries()) {
+      const alone = await client.completions.create({ ...base, seed: 42 + i });
+      assert.equal(c.text, alone.choices[0].text, `choice ${i}`);
+    }
+    assert.notEqual(r.choices[0].text, r.choices[1].text);
+    assert.equal(r.usage.completion_tokens, 3 * 16);
+    const streamed = ['', '', ''], finishes = [null, null, null];
+    for await (const chunk of await client.completions.create({ ...base, n: 3, stream: true })) {
+      for (const c of chunk.choices) {
+        streamed[c.index] += c.text;
+        finishes[c.index] = c.finish_reason ?? finishes[c.index];
+      }
+    }
+    assert.deepEqual(streamed, r.choices.map((c) => c.text));
+    assert.deepEqual(finishes, ['length', 'length', 'length']);
+
+    const chat = { model: 'x', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 10, temperature: 0.9, seed: 5, n: 2 };
+    const whole = await client.chat.completions.create(chat);
+    const texts = ['', ''];
+    for await (const chunk of await client.chat.completions.create({ ...chat, stream: true }))
+      for (const c of chunk.choices) texts[c.index] += c.delta.content ?? '';
+    assert.deepEqual(texts, whole.choices.map((c) => c.message.content));
+  });
+
+  // best_of: of the candidates (seeds 7, 8, 9), the one whose tokens have the highest mean
+  // log-probability, checked against the candidates' own logprobs requested one by one.
+  test('best_of returns the candidate with the highest logprob per token', T, async () => {
+    const base = { model: 'x', prompt: 'Once upon a time', max_tokens: 12, temperature: 1.5, seed: 7,
+      logit_bias: { 1: -100, 2: -100 } };
+    const best = await client.completions.create({ ...base, best_of: 3 });
+    assert.equal(best.choices.length, 1);
+    assert.equal(best.usage.completion_tokens, 3 * 12);
+    const candidates = [];
+    for (let i = 0; i < 3; i++) {
+      const c = (await client.completions.create({ ...base, seed: 7 + i, logprobs: 0 })).choices[0];
+      const lp = c.logprobs.token_logprobs;
+      candidates.push({ text: c.text, mean: lp.reduce((a, b) => a + b, 0) / lp.length });
+    }
+    assert.ok(new Set(candidates.map((c) => c.text)).size > 1, 'the candidates should differ');
+    candidates.sort((a, b) => b.mean - a.mean);
+    assert.equal(best.choices[0].text, candidates[0].text);
+    const two = await client.completions.create({ ...base, n: 2, best_of: 3 });
+    assert.deepEqual(two.choices.map((c) => c.text), [candidates[0].text, candidates[1].text]);
+  });
+
   test('models, health, tokenize, detokenize', T, async () => {
     const models = await client.models.list();
     assert.equal(models.data[0].id, 'stories260K');
@@ -174,6 +226,9 @@ describe('lumen serve with the openai client', () => {
     'prompt of the wrong type': { prompt: { text: 'x' } },
     'prompt longer than the context': { prompt: 'Once upon a time '.repeat(200) },
     'token id outside the vocabulary': { prompt: [1, 1000000] },
+    'n beyond 20': { prompt: 'x', n: 21 },
+    'best_of below n': { prompt: 'x', n: 3, best_of: 2 },
+    'best_of streamed': { prompt: 'x', best_of: 2, stream: true },
   };
   for (const [name, body] of Object.entries(badRequests)) {
     test(`400: ${name}`, T, async () => {

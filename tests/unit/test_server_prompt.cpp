@@ -103,14 +103,22 @@ TokenEvent event(int32_t token, FinishReason finish = FinishReason::None) {
   return e;
 }
 
+// A request with one choice, as n = 1 makes.
+struct OneChoice {
+  Choices choices;
+  TokenCallback callback;
+  explicit OneChoice(int32_t last_prompt_token, bool logprobs = false, const std::vector<std::string>& stops = {})
+      : choices(1, bundled_model()->tokenizer(), last_prompt_token, stops, logprobs), callback(choices.callbacks()[0]) {}
+  Generation::Update take() { return choices.take(std::chrono::milliseconds(0))[0]; }
+};
+
 TEST(ServerGeneration, TextUsageAndFinish) {
-  const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);
-  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
-  TokenCallback cb = Generation::callback(g);
+  OneChoice g(1);
+  TokenCallback& cb = g.callback;
   for (size_t i = 0; i < ids.size(); ++i)
     EXPECT_TRUE(cb(event(ids[i], i + 1 == ids.size() ? FinishReason::Length : FinishReason::None)));
-  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  const Generation::Update u = g.take();
   EXPECT_EQ(u.text, "Once upon a time");
   EXPECT_TRUE(u.finished);
   EXPECT_EQ(u.finish_reason, "length");
@@ -122,11 +130,10 @@ TEST(ServerGeneration, TextUsageAndFinish) {
 // Each token's log-probabilities arrive with its text: its piece, the alternatives' pieces
 // (decoded after the same previous token) and the byte offset of its piece in the completion.
 TEST(ServerGeneration, LogprobsComeAsText) {
-  const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon", false);
   ASSERT_EQ(ids.size(), 2u);
-  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{}, true);
-  TokenCallback cb = Generation::callback(g);
+  OneChoice g(1, true);
+  TokenCallback& cb = g.callback;
   TokenEvent first = event(ids[0]);
   first.logprob = -0.25f;
   first.top_logprobs = {{ids[0], -0.25f}, {ids[1], -2.5f}};
@@ -134,7 +141,7 @@ TEST(ServerGeneration, LogprobsComeAsText) {
   TokenEvent second = event(ids[1], FinishReason::Length);
   second.logprob = -1.5f;
   EXPECT_TRUE(cb(second));
-  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  const Generation::Update u = g.take();
   ASSERT_EQ(u.logprobs.size(), 2u);
   EXPECT_EQ(u.logprobs[0].token, "Once");
   EXPECT_EQ(u.logprobs[0].logprob, -0.25f);
@@ -144,35 +151,34 @@ TEST(ServerGeneration, LogprobsComeAsText) {
   EXPECT_EQ(u.logprobs[1].logprob, -1.5f);
   EXPECT_TRUE(u.logprobs[1].top.empty());
   EXPECT_EQ(u.logprobs[1].text_offset, 4);
-  EXPECT_TRUE(g->take(std::chrono::milliseconds(0)).logprobs.empty());  // taken once
+  EXPECT_TRUE(g.take().logprobs.empty());  // taken once
 
   // Offsets count characters: "é" comes as two byte tokens, one character.
-  auto accented = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{}, true);
+  OneChoice accented(1, true);
   const std::vector<int32_t> text = bundled_model()->tokenize("upon é!", false);
-  for (int32_t id : text) EXPECT_TRUE(Generation::callback(accented)(event(id)));
-  const Generation::Update a = accented->take(std::chrono::milliseconds(0));
+  for (int32_t id : text) EXPECT_TRUE(accented.callback(event(id)));
+  const Generation::Update a = accented.take();
   EXPECT_EQ(a.text, "upon é!");
   ASSERT_EQ(a.logprobs.back().token, "!");
   EXPECT_EQ(a.logprobs.back().text_offset, 6);
 
-  auto without = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
-  EXPECT_TRUE(Generation::callback(without)(first));
-  EXPECT_TRUE(without->take(std::chrono::milliseconds(0)).logprobs.empty());
+  OneChoice without(1);
+  EXPECT_TRUE(without.callback(first));
+  EXPECT_TRUE(without.take().logprobs.empty());
 }
 
 // Echo: the prompt's text leads the first update; with logprobs its tokens lead the entries,
 // the first (BOS, no text) without a value, the others with the engine's scores.
 TEST(ServerGeneration, EchoLeadsTextAndLogprobs) {
-  const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> prompt = bundled_model()->tokenize("Once upon", true);
   ASSERT_EQ(prompt.size(), 3u);
-  auto g = std::make_shared<Generation>(tokenizer, prompt.back(), std::vector<std::string>{}, true);
-  g->echo(prompt);
+  OneChoice g(prompt.back(), true);
+  g.choices[0].echo(prompt);
   TokenEvent first = event(bundled_model()->tokenize("Once upon a", true).back(), FinishReason::Length);
   first.logprob = -0.5f;
   first.prompt_logprobs = {{prompt[1], -0.25f, {{prompt[1], -0.25f}}}, {prompt[2], -1.5f, {}}};
-  EXPECT_TRUE(Generation::callback(g)(first));
-  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  EXPECT_TRUE(g.callback(first));
+  const Generation::Update u = g.take();
   EXPECT_EQ(u.text, "Once upon a");
   ASSERT_EQ(u.logprobs.size(), 4u);
   EXPECT_EQ(u.logprobs[0].token, "");
@@ -187,43 +193,83 @@ TEST(ServerGeneration, EchoLeadsTextAndLogprobs) {
   EXPECT_EQ(u.logprobs[3].text_offset, 9);
 
   // A prompt of one token has nothing scored, yet its entry comes.
-  auto bos = std::make_shared<Generation>(tokenizer, prompt[0], std::vector<std::string>{}, true);
-  bos->echo(std::span(prompt).first(1));
-  EXPECT_TRUE(Generation::callback(bos)(event(-1, FinishReason::Length)));
-  EXPECT_EQ(bos->take(std::chrono::milliseconds(0)).logprobs.size(), 1u);
+  OneChoice bos(prompt[0], true);
+  bos.choices[0].echo(std::span(prompt).first(1));
+  EXPECT_TRUE(bos.callback(event(-1, FinishReason::Length)));
+  EXPECT_EQ(bos.take().logprobs.size(), 1u);
 
-  auto text_only = std::make_shared<Generation>(tokenizer, prompt.back(), std::vector<std::string>{});
-  text_only->echo(prompt);
-  EXPECT_EQ(text_only->take(std::chrono::milliseconds(0)).text, "");  // it waits for the first event
-  EXPECT_TRUE(Generation::callback(text_only)(event(-1, FinishReason::Length)));
-  EXPECT_EQ(text_only->take(std::chrono::milliseconds(0)).text, "Once upon");
+  OneChoice text_only(prompt.back());
+  text_only.choices[0].echo(prompt);
+  EXPECT_EQ(text_only.take().text, "");  // it waits for the first event
+  EXPECT_TRUE(text_only.callback(event(-1, FinishReason::Length)));
+  EXPECT_EQ(text_only.take().text, "Once upon");
 }
 
 TEST(ServerGeneration, StopStringCancelsTheRequest) {
-  const Tokenizer& tokenizer = bundled_model()->tokenizer();
   const std::vector<int32_t> ids = bundled_model()->tokenize("Once upon a time", false);
-  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{"pon"});
-  TokenCallback cb = Generation::callback(g);
+  OneChoice g(1, false, {"pon"});
+  TokenCallback& cb = g.callback;
   bool going = true;
   for (size_t i = 0; i < ids.size() && going; ++i) going = cb(event(ids[i]));
   EXPECT_FALSE(going);
-  const Generation::Update u = g->take(std::chrono::milliseconds(0));
+  const Generation::Update u = g.take();
   EXPECT_EQ(u.text, "Once u");
   EXPECT_EQ(u.finish_reason, "stop");
 }
 
 TEST(ServerGeneration, EndOfSequenceAndClientCancel) {
-  const Tokenizer& tokenizer = bundled_model()->tokenizer();
-  auto g = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
-  TokenCallback cb = Generation::callback(g);
+  OneChoice g(1);
+  TokenCallback& cb = g.callback;
   EXPECT_TRUE(cb(event(bundled_model()->tokenize("Hi", false)[0])));
-  g->cancel();
+  g.choices.cancel();
   EXPECT_FALSE(cb(event(5)));  // the engine frees the request on this false
-  EXPECT_FALSE(g->take(std::chrono::milliseconds(0)).finished);
+  EXPECT_FALSE(g.take().finished);
 
-  auto done = std::make_shared<Generation>(tokenizer, 1, std::vector<std::string>{});
-  Generation::callback(done)(event(-1, FinishReason::EndOfSequence));
-  EXPECT_EQ(done->take(std::chrono::milliseconds(0)).finish_reason, "stop");
+  OneChoice done(1);
+  done.callback(event(-1, FinishReason::EndOfSequence));
+  EXPECT_EQ(done.take().finish_reason, "stop");
+}
+
+// A request's choices wake one waiting thread: news from any of them ends the wait, and a
+// finished choice is news once (after that the others are waited for).
+TEST(ServerGeneration, ChoicesAreTakenTogether) {
+  Choices choices(2, bundled_model()->tokenizer(), 1, {}, false);
+  const std::vector<TokenCallback> callbacks = choices.callbacks();
+  const int32_t once = bundled_model()->tokenize("Once", false)[0];
+  EXPECT_TRUE(callbacks[1](event(once, FinishReason::Length)));
+  std::vector<Generation::Update> u = choices.take(std::chrono::milliseconds(0));
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(u[0].text, "");
+  EXPECT_FALSE(u[0].finished);
+  EXPECT_EQ(u[1].text, "Once");
+  EXPECT_TRUE(u[1].finished);
+  const auto start = std::chrono::steady_clock::now();
+  u = choices.take(std::chrono::milliseconds(60));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));  // nothing new: it waited
+  EXPECT_TRUE(u[1].finished);  // still reported, as state
+  EXPECT_TRUE(callbacks[0](event(once, FinishReason::Length)));
+  u = choices.take(std::chrono::milliseconds(10000));
+  EXPECT_EQ(u[0].text, "Once");
+  const Usage usage = combined_usage(u);
+  EXPECT_EQ(usage.prompt_tokens, 4);  // once, not per choice
+  EXPECT_EQ(usage.cached_tokens, 2);
+  EXPECT_EQ(usage.completion_tokens, 2);  // every choice's tokens
+}
+
+// best_of keeps the candidates with the highest log-probability per token (not in total: a
+// longer answer is not penalised for its length), ties in submission order.
+TEST(ServerGeneration, BestCandidatesRankByMeanLogprob) {
+  std::vector<Generation::Update> c(4);
+  const auto set = [&](size_t i, double sum, int32_t tokens) {
+    c[i].logprob_sum = sum;
+    c[i].usage.completion_tokens = tokens;
+  };
+  set(0, -6.0, 3);   // -2 per token
+  set(1, -10.0, 10); // -1 per token, the lowest total
+  set(2, -3.0, 1);   // -3
+  set(3, -2.0, 2);   // -1, ties with 1
+  EXPECT_EQ(best_candidates(c, 2), (std::vector<size_t>{1, 3}));
+  EXPECT_EQ(best_candidates(c, 4), (std::vector<size_t>{1, 3, 0, 2}));
 }
 
 }  // namespace

@@ -109,9 +109,14 @@ TEST(ServerProtocol, EachMalformedRequestIsA400NamingTheField) {
       {R"({"prompt":"x","logit_bias":[1]})", false, "logit_bias"},
       {R"({"prompt":"x","logit_bias":{"a":1}})", false, "logit_bias"},
       {R"({"prompt":"x","logit_bias":{"3":500}})", false, "logit_bias"},
-      {R"({"prompt":"x","n":2})", false, "n"},
+      {R"({"prompt":"x","n":0})", false, "n"},
+      {R"({"prompt":"x","n":21})", false, "n"},
+      {R"({"prompt":"x","n":1.5})", false, "n"},
+      {R"({"messages":[{"role":"user","content":"x"}],"n":"2"})", true, "n"},
       {R"({"prompt":"x","echo":"yes"})", false, "echo"},
-      {R"({"prompt":"x","best_of":3})", false, "best_of"},
+      {R"({"prompt":"x","n":3,"best_of":2})", false, "best_of"},
+      {R"({"prompt":"x","best_of":21})", false, "best_of"},
+      {R"({"prompt":"x","best_of":2,"stream":true})", false, "best_of"},
       {R"({"prompt":"x","logprobs":6})", false, "logprobs"},
       {R"({"prompt":"x","logprobs":true})", false, "logprobs"},
       {R"({"messages":[{"role":"user","content":"x"}],"logprobs":2})", true, "logprobs"},
@@ -149,6 +154,21 @@ TEST(ServerProtocol, LogprobsRequests) {
   EXPECT_EQ(parse_completion_request(chat + R"(,"logprobs":true,"top_logprobs":20})", true).logprobs, 20);
 }
 
+// n choices; best_of candidates (completions only), n unless given; streaming only when all
+// candidates are returned.
+TEST(ServerProtocol, ChoicesAndCandidates) {
+  CompletionRequest r = parse_completion_request(R"({"prompt":"x","n":3})", false);
+  EXPECT_EQ(r.n, 3);
+  EXPECT_EQ(r.best_of, 3);
+  r = parse_completion_request(R"({"prompt":"x","n":2,"best_of":5})", false);
+  EXPECT_EQ(r.n, 2);
+  EXPECT_EQ(r.best_of, 5);
+  r = parse_completion_request(R"({"prompt":"x","n":4,"best_of":4,"stream":true})", false);
+  EXPECT_EQ(r.best_of, 4);
+  r = parse_completion_request(R"({"messages":[{"role":"user","content":"x"}],"n":2,"best_of":7})", true);
+  EXPECT_EQ(r.best_of, 2);  // not a chat field: ignored, as unknown fields are
+}
+
 // echo (completions only) allows max_tokens 0: the prompt alone, to score it.
 TEST(ServerProtocol, IntegersMayComeAsIntegralFloats) {
   EXPECT_EQ(parse_completion_request(R"({"prompt":"x","max_tokens":5.0})", false).max_tokens, 5);
@@ -174,9 +194,9 @@ TEST(ServerProtocol, LogprobsInResponsesAndChunks) {
                                           {"\xc3", -2.0f, {{"\xc3", -2.0f}, {"x", -3.0f}}, 2}};
   CompletionRequest chat;
   chat.chat = true;
-  EXPECT_TRUE(completion_response(chat, h, " a", "stop", {}, tokens)["choices"][0]["logprobs"].is_null());
+  EXPECT_TRUE(completion_response(chat, h, {{" a", "stop", tokens}}, {})["choices"][0]["logprobs"].is_null());
   chat.logprobs = 2;
-  const json c = completion_response(chat, h, " a", "stop", {}, tokens)["choices"][0]["logprobs"];
+  const json c = completion_response(chat, h, {{" a", "stop", tokens}}, {})["choices"][0]["logprobs"];
   ASSERT_EQ(c["content"].size(), 2u);
   EXPECT_EQ(c["content"][0]["token"], " a");
   EXPECT_EQ(c["content"][0]["logprob"], -0.5);
@@ -184,12 +204,12 @@ TEST(ServerProtocol, LogprobsInResponsesAndChunks) {
   EXPECT_EQ(c["content"][0]["top_logprobs"][1], json({{"token", " b"}, {"logprob", -1.25}, {"bytes", {32, 98}}}));
   EXPECT_EQ(c["content"][1]["bytes"], json({0xc3}));  // half a character: the bytes say what it is
   EXPECT_TRUE(c["refusal"].is_null());
-  EXPECT_TRUE(stream_chunk(chat, h, "", std::nullopt, true, tokens)["choices"][0]["logprobs"].is_null());
-  EXPECT_EQ(stream_chunk(chat, h, " a", std::nullopt, false, tokens)["choices"][0]["logprobs"], c);
+  EXPECT_TRUE(stream_chunk(chat, h, 0, "", std::nullopt, true, tokens)["choices"][0]["logprobs"].is_null());
+  EXPECT_EQ(stream_chunk(chat, h, 0, " a", std::nullopt, false, tokens)["choices"][0]["logprobs"], c);
 
   CompletionRequest plain;
   plain.logprobs = 2;
-  const json p = completion_response(plain, h, " a", "stop", {}, tokens)["choices"][0]["logprobs"];
+  const json p = completion_response(plain, h, {{" a", "stop", tokens}}, {})["choices"][0]["logprobs"];
   EXPECT_EQ(p["tokens"], json({" a", "\xc3"}));
   EXPECT_EQ(p["token_logprobs"], json({-0.5, -2.0}));
   EXPECT_EQ(p["top_logprobs"][0], json({{" a", -0.5}, {" b", -1.25}}));
@@ -197,7 +217,7 @@ TEST(ServerProtocol, LogprobsInResponsesAndChunks) {
 
   // An echoed prompt's first token has no context: null logprob and alternatives.
   const std::vector<TokenLogprobs> echoed{{"", std::nullopt, {}, 0}, {"a", -1.0f, {{"a", -1.0f}}, 0}};
-  const json e = completion_response(plain, h, "a", "length", {}, echoed)["choices"][0]["logprobs"];
+  const json e = completion_response(plain, h, {{"a", "length", echoed}}, {})["choices"][0]["logprobs"];
   EXPECT_EQ(e["token_logprobs"], json({nullptr, -1.0}));
   EXPECT_EQ(e["top_logprobs"], json({nullptr, {{"a", -1.0}}}));
 }
@@ -226,26 +246,26 @@ TEST(ServerProtocol, ResponsesAndChunks) {
   chat.chat = true;
   const ResponseHeader h{"id1", 42, "m"};
   const Usage usage{5, 3, 2};
-  const json full = completion_response(chat, h, "hello", "stop", usage);
+  const json full = completion_response(chat, h, {{"hello", "stop", {}}}, usage);
   EXPECT_EQ(full["object"], "chat.completion");
   EXPECT_EQ(full["choices"][0]["message"]["content"], "hello");
   EXPECT_EQ(full["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ(full["usage"]["total_tokens"], 8);
   EXPECT_EQ(full["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
 
-  EXPECT_EQ(stream_chunk(chat, h, "", std::nullopt, true)["choices"][0]["delta"]["role"], "assistant");
-  const json middle = stream_chunk(chat, h, "he", std::nullopt);
+  EXPECT_EQ(stream_chunk(chat, h, 0, "", std::nullopt, true)["choices"][0]["delta"]["role"], "assistant");
+  const json middle = stream_chunk(chat, h, 0, "he", std::nullopt);
   EXPECT_EQ(middle["object"], "chat.completion.chunk");
   EXPECT_EQ(middle["choices"][0]["delta"]["content"], "he");
   EXPECT_TRUE(middle["choices"][0]["finish_reason"].is_null());
-  EXPECT_EQ(stream_chunk(chat, h, "", "length")["choices"][0]["delta"], json::object());
+  EXPECT_EQ(stream_chunk(chat, h, 0, "", "length")["choices"][0]["delta"], json::object());
   EXPECT_TRUE(usage_chunk(chat, h, usage)["choices"].empty());
 
   const CompletionRequest plain;
-  const json text = completion_response(plain, h, "hi", "length", usage);
+  const json text = completion_response(plain, h, {{"hi", "length", {}}}, usage);
   EXPECT_EQ(text["object"], "text_completion");
   EXPECT_EQ(text["choices"][0]["text"], "hi");
-  EXPECT_EQ(stream_chunk(plain, h, "x", std::nullopt)["choices"][0]["text"], "x");
+  EXPECT_EQ(stream_chunk(plain, h, 0, "x", std::nullopt)["choices"][0]["text"], "x");
 }
 
 }  // namespace
