@@ -155,6 +155,9 @@ std::optional<std::vector<RequestId>> Engine::submit_group(std::vector<RequestPa
     check_request(p, c, impl_->context);
     if (p.prompt != params.front().prompt) fail("the requests of a group must share one prompt");
   }
+  // Such a group could never be queued whole: waiting would not help, unlike a full queue.
+  if (params.size() > 1 && int64_t(params.size()) > impl_->options.max_queued)
+    fail("a group of ", params.size(), " requests is more than the queue holds (", impl_->options.max_queued, ")");
   std::vector<std::unique_ptr<Request>> requests;
   for (size_t i = 0; i < params.size(); ++i)
     requests.push_back(std::make_unique<Request>(std::move(params[i]), std::move(on_token[i]), c.vocab_size));

@@ -98,7 +98,8 @@ class Engine {
   // once: the first request runs as any other, and the others wait outside the queue until its
   // prompt is in the cache, then start from the prefix cache, recomputing only the prompt's last,
   // partly filled block (prompts to be scored skip the prefix cache, so those start at once).
-  // Throws lumen::Error as submit() does, and for prompts that differ.
+  // Throws lumen::Error as submit() does, for prompts that differ, and for a group larger than
+  // the whole queue (EngineOptions::max_queued).
   std::optional<std::vector<RequestId>> submit_group(std::vector<RequestParams> params,
                                                      std::vector<TokenCallback> on_token);
 

@@ -444,7 +444,9 @@ TEST(Engine, GroupComputesItsPromptOnce) {
       EXPECT_EQ(c.outputs[i], alone(prompt, 20, group[i].sampling)) << "request " << i;
       EXPECT_EQ(c.last[i].cached_prompt_tokens, i == 0 ? 0 : full_blocks) << "request " << i;
     }
-    if (sampled) EXPECT_NE(c.outputs[0], c.outputs[1]);  // the seeds do differ
+    if (sampled) {
+      EXPECT_NE(c.outputs[0], c.outputs[1]);  // the seeds do differ
+    }
     const EngineMetrics m = engine.metrics();
     EXPECT_EQ(m.prompt_tokens_cached, uint64_t(3 * full_blocks));
     EXPECT_EQ(m.kv_blocks_used, 0);
@@ -457,6 +459,7 @@ TEST(Engine, GroupComputesItsPromptOnce) {
 TEST(Engine, GroupMembersCancelSeparately) {
   EngineOptions o;
   o.max_sequences = 1;  // a running request holds the only slot; the group waits
+  o.max_queued = 3;
   o.threads = 1;
   Collector c(4);  // 0: running; 1, 2, 3: the group
   Engine engine(stories(), o);
@@ -479,6 +482,9 @@ TEST(Engine, GroupMembersCancelSeparately) {
   const auto ids = engine.submit_group({p, p, p}, {c.callback(1), c.callback(2), c.callback(3)});
   ASSERT_TRUE(ids);
   EXPECT_EQ(engine.metrics().queued, 3);
+  // The queue is full: another group is refused whole.
+  EXPECT_FALSE(engine.submit_group({p, p}, {[](const TokenEvent&) { return true; }, [](const TokenEvent&) { return true; }}));
+  EXPECT_EQ(engine.metrics().requests_rejected, 2u);
   EXPECT_TRUE(engine.cancel((*ids)[1]));  // held for the group's prompt
   EXPECT_TRUE(engine.cancel((*ids)[0]));  // waiting: the group's last member goes on alone
   EXPECT_EQ(engine.metrics().queued, 1);
@@ -500,8 +506,9 @@ TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {
   p.sampling = greedy();
   EXPECT_FALSE(engine.submit(p, [](const TokenEvent&) { return true; }));
   EXPECT_EQ(engine.metrics().requests_rejected, 1u);
-  EXPECT_FALSE(engine.submit_group({p, p}, {[](const TokenEvent&) { return true; }, [](const TokenEvent&) { return true; }}));
-  EXPECT_EQ(engine.metrics().requests_rejected, 3u);
+  // A group larger than the whole queue can never be queued: an error, not "busy".
+  EXPECT_THROW(engine.submit_group({p, p}, {[](const TokenEvent&) { return true; }, [](const TokenEvent&) { return true; }}),
+               Error);
   p.prompt.assign(600, 5);  // longer than the 512-token context
   EXPECT_THROW(engine.submit(p, [](const TokenEvent&) { return true; }), Error);
   p.prompt = {1};
