@@ -1,5 +1,6 @@
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu_features.h"
@@ -29,6 +30,13 @@ void swiglu_reference(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] * (1.0f / (1.0f + std::exp(-gate[i]))) * up[i];
 }
 
+double log_sum_exp_reference(const float* x, int64_t n) {
+  const float max = *std::max_element(x, x + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(x[i]) - max);
+  return max + std::log(sum);
+}
+
 namespace {
 const ExpOps* simd_exp_ops() { return kernel_isa() == Isa::Scalar ? nullptr : exp_ops_avx2(); }
 }  // namespace
@@ -41,6 +49,11 @@ void softmax(float* x, int64_t n) {
 void swiglu(float* gate, const float* up, int64_t n) {
   if (const ExpOps* ops = simd_exp_ops()) return ops->swiglu(gate, up, n);
   swiglu_reference(gate, up, n);
+}
+
+double log_sum_exp(const float* x, int64_t n) {
+  if (const ExpOps* ops = simd_exp_ops()) return ops->log_sum_exp(x, n);
+  return log_sum_exp_reference(x, n);
 }
 
 void add_into(float* out, const float* x, int64_t n) {

@@ -15,11 +15,17 @@ void softmax(float* x, int64_t n);
 // gate[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + exp(-v))
 void swiglu(float* gate, const float* up, int64_t n);
 
-// softmax and swiglu run on the kernel path (kernels/cpu_features.h): on the SIMD paths with
-// a polynomial exp within 2 ulp of std::exp (ops_avx2.cpp). These are their scalar reference
-// twins, with std::exp.
+// log(sum_i exp(x[i])), the normalizer of a log-softmax: logprob(t) = x[t] - log_sum_exp (OpenAI's
+// logprobs over a vocabulary). The sum is kept in double: 128K terms summed in float would lose
+// the small ones.
+double log_sum_exp(const float* x, int64_t n);
+
+// softmax, swiglu and log_sum_exp run on the kernel path (kernels/cpu_features.h): on the SIMD
+// paths with a polynomial exp within 2 ulp of std::exp (ops_avx2.cpp). These are their scalar
+// reference twins, with std::exp (log_sum_exp's in double).
 void softmax_reference(float* x, int64_t n);
 void swiglu_reference(float* gate, const float* up, int64_t n);
+double log_sum_exp_reference(const float* x, int64_t n);
 
 // out[i] += x[i]
 void add_into(float* out, const float* x, int64_t n);

@@ -1,4 +1,4 @@
-// softmax and SwiGLU (kernels/ops.h) with AVX2 + FMA: eight values at a time through a
+// softmax, SwiGLU and log_sum_exp (kernels/ops.h) with AVX2 + FMA: eight values at a time through a
 // polynomial exp, tails through the same exp on a padded register. Compiled for AVX2 by the
 // pragma below whatever the build flags, and called only where the kernel path is AVX2 or
 // AVX-512 (kernels/cpu_features.h).
@@ -60,12 +60,18 @@ struct Tail {
   }
 };
 
-void softmax(float* x, int64_t n) {
+float max_of(const float* x, int64_t n) {
   const int64_t whole = n - n % 8;
   __m256 vmax = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t i = 0; i < whole; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
   float max = hmax(vmax);
   for (int64_t i = whole; i < n; ++i) max = std::max(max, x[i]);
+  return max;
+}
+
+void softmax(float* x, int64_t n) {
+  const int64_t whole = n - n % 8;
+  const float max = max_of(x, n);
   const __m256 m = _mm256_set1_ps(max);
   __m256 vsum = _mm256_setzero_ps();
   for (int64_t i = 0; i < whole; i += 8) {
@@ -83,6 +89,23 @@ void softmax(float* x, int64_t n) {
   const __m256 s = _mm256_set1_ps(sum);
   for (int64_t i = 0; i < whole; i += 8) _mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), s));
   for (int64_t i = whole; i < n; ++i) x[i] /= sum;
+}
+
+// exp(x - max) in float (one rounding of x - max, then exp within 2 ulp), summed in double.
+double log_sum_exp(const float* x, int64_t n) {
+  const int64_t whole = n - n % 8;
+  const float max = max_of(x, n);
+  const __m256 m = _mm256_set1_ps(max);
+  __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
+  const auto add = [&](__m256 e) {
+    low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  };
+  for (int64_t i = 0; i < whole; i += 8) add(exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m)));
+  if (whole < n) add(exp8(_mm256_sub_ps(Tail(x, n, -std::numeric_limits<float>::infinity()).load(), m)));
+  double sums[4];
+  _mm256_storeu_pd(sums, _mm256_add_pd(low, high));
+  return double(max) + std::log((sums[0] + sums[1]) + (sums[2] + sums[3]));
 }
 
 // silu(g) * u = g / (1 + exp(-g)) * u, as the reference computes it.
@@ -109,7 +132,7 @@ void swiglu(float* gate, const float* up, int64_t n) {
 
 namespace lumen {
 const ExpOps* exp_ops_avx2() {
-  static constexpr ExpOps ops{&softmax, &swiglu};
+  static constexpr ExpOps ops{&softmax, &swiglu, &log_sum_exp};
   return &ops;
 }
 }  // namespace lumen

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/ops.h"
+
 namespace lumen::engine {
 
 bool Request::scores_prompt() const {

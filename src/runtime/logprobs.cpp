@@ -1,16 +1,8 @@
 #include "runtime/logprobs.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace lumen {
-
-double log_sum_exp(const float* logits, int32_t n) {
-  const float max = *std::max_element(logits, logits + n);
-  double sum = 0;  // in double: 128K terms summed in float would lose the small ones
-  for (int32_t i = 0; i < n; ++i) sum += std::exp(double(logits[i]) - max);
-  return max + std::log(sum);
-}
 
 std::vector<TokenLogprob> top_logprobs(const float* logits, int32_t n, int32_t k, double log_sum_exp) {
   k = std::clamp(k, 0, n);

@@ -22,11 +22,8 @@ struct ScoredToken {
 // At most this many alternatives per token (OpenAI's limit for chat's top_logprobs).
 constexpr int32_t kMaxTopLogprobs = 20;
 
-// log(sum_i exp(logits[i])), the normalizer: logprob(t) = logits[t] - log_sum_exp.
-double log_sum_exp(const float* logits, int32_t n);
-
 // The k most likely tokens with their log-probabilities, most likely first (lower id first on
-// ties). k is clamped to n.
+// ties). k is clamped to n; log_sum_exp is the logits' normalizer (kernels/ops.h).
 std::vector<TokenLogprob> top_logprobs(const float* logits, int32_t n, int32_t k, double log_sum_exp);
 
 }  // namespace lumen

@@ -1,4 +1,4 @@
-// softmax and SwiGLU on the SIMD paths (kernels/ops_avx2.cpp: a polynomial exp) against their
+// softmax, SwiGLU and log_sum_exp on the SIMD paths (kernels/ops_avx2.cpp: a polynomial exp) against their
 // scalar twins (std::exp), on random odd-sized inputs and on the edges of exp's range. The
 // polynomial is within 2 ulp of exp for normal results, so a SwiGLU output differs from the
 // twin's by a few float roundings: checked at 8 ulp (1e-6 relative) plus the smallest normal
@@ -108,6 +108,28 @@ TEST_P(ExpOps, SwigluAtTheEdgesOfExp) {
   swiglu(gate.data(), up.data(), int64_t(gate.size()));
   swiglu_reference(want.data(), up.data(), int64_t(want.size()));
   expect_close(gate, want);
+}
+
+// Against the exact normalizer (double throughout): each term exp(x - max) is off by the
+// rounding of the float x - max (|x - max| ulp) and exp's 2 ulp, so the sum's relative error, and
+// with it the log's absolute error, is within (3 + max |x - max|) ulp of float.
+TEST_P(ExpOps, LogSumExpMatchesTwin) {
+  std::mt19937 rng(5);
+  for (int64_t n : {1, 7, 8, 9, 100, 32003})
+    for (float spread : {0.1f, 3.0f, 30.0f}) {
+      SCOPED_TRACE(testing::Message() << "n " << n << " spread " << spread);
+      const std::vector<float> x = random_values(n, spread, rng);
+      const double max = *std::max_element(x.begin(), x.end()), min = *std::min_element(x.begin(), x.end());
+      double sum = 0;
+      for (float v : x) sum += std::exp(double(v) - max);
+      const double exact = max + std::log(sum), bound = (3 + (max - min)) * std::ldexp(1.0, -24);
+      EXPECT_NEAR(log_sum_exp(x.data(), n), exact, bound);
+      EXPECT_NEAR(log_sum_exp_reference(x.data(), n), exact, 1e-12 * std::fabs(exact) + 1e-12);
+    }
+  // Masked entries (-inf) add nothing, in the whole registers and in the tail.
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> masked = {-inf, 1.0f, -inf, -inf, -inf, -inf, -inf, -inf, -inf, 1.0f, -inf};
+  EXPECT_NEAR(log_sum_exp(masked.data(), int64_t(masked.size())), 1.0 + std::log(2.0), 1e-7);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, ExpOps, ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512),
