@@ -82,6 +82,29 @@ struct Collector {
   }
 };
 
+// Holds the engine's loop in a request's first event until opened, so that what a test does
+// meanwhile (submit, cancel) happens while that request occupies the engine. Declared after the
+// engine, so destroyed first: a gate never opened (an assertion returned early) still lets the
+// loop go, its promise broken.
+struct LoopGate {
+  std::promise<void> entered, opened;
+  TokenCallback hold(TokenCallback next) {
+    return [this, next = std::move(next), waited = false](const TokenEvent& e) mutable {
+      if (!std::exchange(waited, true)) {
+        entered.set_value();
+        opened.get_future().wait();
+      }
+      return next(e);
+    };
+  }
+  // Submits a request whose first event holds the loop, and waits until it does.
+  void occupy(Engine& engine, const RequestParams& p, TokenCallback next) {
+    ASSERT_TRUE(engine.submit(p, hold(std::move(next))));
+    entered.get_future().wait();
+  }
+  void open() { opened.set_value(); }
+};
+
 std::vector<std::vector<int32_t>> prompts() {
   SpmTokenizer tok(stories().vocab);
   std::vector<std::vector<int32_t>> out;
@@ -170,23 +193,14 @@ TEST(Engine, CancelledWaitingRequestIsNeverPrefilled) {
   Collector c(3), again(1);
   Engine engine(stories(), o);
   // The running request's first event holds the loop until the cancellation is done, so request
-  // 1 cannot be admitted first. Destroyed before the engine, a promise not kept still lets the
-  // loop go (broken promise) when an assertion returns early.
-  std::promise<void> admitted, cancelled;
-  auto first = [&, next = c.callback(0), waited = false](const TokenEvent& e) mutable {
-    if (!std::exchange(waited, true)) {
-      admitted.set_value();
-      cancelled.get_future().wait();
-    }
-    return next(e);
-  };
+  // 1 cannot be admitted first.
+  LoopGate gate;
   const auto ps = prompts();
   RequestParams p;
   p.sampling = greedy();
   p.max_tokens = 30;
   p.prompt = ps[0];
-  ASSERT_TRUE(engine.submit(p, first));
-  admitted.get_future().wait();
+  gate.occupy(engine, p, c.callback(0));
   p.prompt = ps[4];
   const auto victim = engine.submit(p, c.callback(1));
   p.prompt = ps[3];
@@ -197,7 +211,7 @@ TEST(Engine, CancelledWaitingRequestIsNeverPrefilled) {
   EXPECT_FALSE(engine.cancel(*victim));  // gone: a second cancel finds nothing
   EXPECT_EQ(engine.metrics().queued, 1);
   EXPECT_EQ(engine.metrics().requests_cancelled_queued, 1u);
-  cancelled.set_value();
+  gate.open();
   c.wait(2);
   EXPECT_EQ(c.outputs[0], alone(ps[0], 30));
   EXPECT_EQ(c.outputs[2], alone(ps[3], 30));
@@ -463,21 +477,13 @@ TEST(Engine, GroupMembersCancelSeparately) {
   o.threads = 1;
   Collector c(4);  // 0: running; 1, 2, 3: the group
   Engine engine(stories(), o);
-  std::promise<void> admitted, cancelled;
-  auto first = [&, next = c.callback(0), waited = false](const TokenEvent& e) mutable {
-    if (!std::exchange(waited, true)) {
-      admitted.set_value();
-      cancelled.get_future().wait();
-    }
-    return next(e);
-  };
+  LoopGate gate;
   const auto ps = prompts();
   RequestParams p;
   p.sampling = greedy();
   p.max_tokens = 5;
   p.prompt = ps[0];
-  ASSERT_TRUE(engine.submit(p, first));
-  admitted.get_future().wait();
+  gate.occupy(engine, p, c.callback(0));
   p.prompt = ps[1];
   const auto ids = engine.submit_group({p, p, p}, {c.callback(1), c.callback(2), c.callback(3)});
   ASSERT_TRUE(ids);
@@ -488,7 +494,7 @@ TEST(Engine, GroupMembersCancelSeparately) {
   EXPECT_TRUE(engine.cancel((*ids)[1]));  // held for the group's prompt
   EXPECT_TRUE(engine.cancel((*ids)[0]));  // waiting: the group's last member goes on alone
   EXPECT_EQ(engine.metrics().queued, 1);
-  cancelled.set_value();
+  gate.open();
   c.wait(2);
   EXPECT_EQ(c.outputs[3], alone(ps[1], 5));
   EXPECT_TRUE(c.outputs[1].empty() && c.outputs[2].empty());
