@@ -48,6 +48,9 @@ struct Engine::Impl {
   std::vector<SequenceStep> batch;
   std::vector<Request*> members;
   std::vector<int32_t> next_tokens;  // sampled per member
+  // JSON mode's view of the vocabulary, made on the first request that asks for it.
+  std::once_flag json_bytes_made;
+  std::shared_ptr<const TokenBytes> json_bytes;
 
   Impl(const LoadedModel& m, EngineOptions o);
   void loop();
@@ -158,9 +161,16 @@ std::optional<std::vector<RequestId>> Engine::submit_group(std::vector<RequestPa
   // Such a group could never be queued whole: waiting would not help, unlike a full queue.
   if (params.size() > 1 && int64_t(params.size()) > impl_->options.max_queued)
     fail("a group of ", params.size(), " requests is more than the queue holds (", impl_->options.max_queued, ")");
+  const Vocab& vocab = impl_->model.vocab;
+  const int32_t end_of_text = vocab.eos_id >= 0 ? vocab.eos_id : vocab.bos_id;
   std::vector<std::unique_ptr<Request>> requests;
-  for (size_t i = 0; i < params.size(); ++i)
-    requests.push_back(std::make_unique<Request>(std::move(params[i]), std::move(on_token[i]), c.vocab_size));
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto& r = requests.emplace_back(std::make_unique<Request>(std::move(params[i]), std::move(on_token[i]), c.vocab_size));
+    if (!r->params.json_object) continue;
+    if (end_of_text < 0) fail("JSON mode needs a vocabulary with an end-of-text token");
+    std::call_once(impl_->json_bytes_made, [&] { impl_->json_bytes = token_bytes(vocab); });
+    r->json.emplace(impl_->json_bytes, end_of_text);
+  }
   // A prompt to be scored is computed by each request whole: nothing to wait for.
   const bool hold = !requests.front()->params.prompt_logprobs;
   std::vector<RequestId> ids;

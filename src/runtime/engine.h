@@ -48,6 +48,10 @@ struct RequestParams {
   // given those before it (the prompt is then computed whole, not taken from the prefix cache).
   // max_tokens may then be 0: the request ends once its prompt is scored.
   bool prompt_logprobs = false;
+  // JSON mode (OpenAI's response_format json_object): only tokens that keep the output a prefix
+  // of a JSON object are drawn, and once the object is complete, only the end of text
+  // (runtime/json_constraint.h). A request ended by max_tokens may leave the object unfinished.
+  bool json_object = false;
 };
 
 // One event per generated token; the last event of a request has finish != None (its token is

@@ -51,7 +51,9 @@ int32_t Request::sample() {
       }
     }
   }
+  if (json) json->mask(x);
   const int32_t next = sampler.sample(x, tokens);
+  if (json) json->accept(next);
   if (params.logprobs >= 0) next_logprob = float(double(raw_logits[next]) - normalizer);
   return next;
 }

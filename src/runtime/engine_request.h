@@ -2,11 +2,13 @@
 // One request as the engine holds it (runtime/engine.cpp's loop), and how it picks its next token
 // and scores its prompt: what touches a request alone, apart from the scheduling around it.
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "models/decoder.h"
 #include "runtime/engine.h"
+#include "runtime/json_constraint.h"
 #include "runtime/logprobs.h"
 #include "runtime/sampler.h"
 
@@ -33,13 +35,14 @@ struct Request {
   bool scored_sent = false;            // ... the first event has gone
   bool preempted = false;              // gave its blocks back; returns to the queue after this step
   bool leads = false;                  // the rest of its group waits for its prompt (submit_group)
+  std::optional<JsonConstraint> json;  // JSON mode
   bool done = false;                   // finished or cancelled: no further events
 
   Request(RequestParams p, TokenCallback cb, int32_t vocab)
       : params(std::move(p)), on_token(std::move(cb)), sampler(params.sampling, vocab), tokens(params.prompt) {}
 
   // The next token from `logits`: logprobs noted first (from the raw logits), then logit bias,
-  // OpenAI's presence/frequency penalties and the sampler's chain.
+  // OpenAI's presence/frequency penalties, JSON mode's mask and the sampler's chain.
   int32_t sample();
   // Whether the next forward must give every row's logits: a prompt to score that is not scored
   // to its end yet (after a preemption the prompt runs again, but is scored once).

@@ -195,6 +195,21 @@ json parse_json_object(const std::string& body) {
   return parsed;
 }
 
+// response_format: "text", or "json_object" for JSON mode; json_schema (a schema's own grammar)
+// is not implemented and says so rather than answering unconstrained.
+bool read_json_mode(const json& body) {
+  const json* format = present(body, "response_format");
+  if (!format) return false;
+  if (!format->is_object()) bad_field("response_format", "must be an object");
+  const auto type_field = format->find("type");
+  const std::string type = type_field != format->end() && type_field->is_string() ? type_field->get<std::string>() : "";
+  if (type == "text") return false;
+  if (type == "json_object") return true;
+  if (type == "json_schema")
+    bad_field("response_format", "type json_schema is not supported; json_object gives JSON without a schema");
+  bad_field("response_format", "type must be \"text\" or \"json_object\"");
+}
+
 CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   const json body = parse_json_object(text);
   CompletionRequest r;
@@ -237,6 +252,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   r.presence_penalty = float(read_number(body, "presence_penalty", -2, 2).value_or(0.0));
   r.frequency_penalty = float(read_number(body, "frequency_penalty", -2, 2).value_or(0.0));
   r.logit_bias = read_logit_bias(body);
+  r.json_object = read_json_mode(body);
   return r;
 }
 

@@ -48,6 +48,7 @@ struct CompletionRequest {
   int32_t n = 1;                       // choices returned
   int32_t best_of = 1;                 // completions: candidates generated (≥ n), the n with the
                                        // highest log-probability per token returned
+  bool json_object = false;            // response_format {"type": "json_object"}: JSON mode
 };
 
 // The most choices (n) or candidates (best_of) one request may ask for: OpenAI's best_of limit.

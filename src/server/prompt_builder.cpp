@@ -84,6 +84,7 @@ RequestParams PromptBuilder::build(const CompletionRequest& r) const {
   check_token_ids(biased, vocab_size, "logit_bias");
   p.logit_bias = r.logit_bias;
   p.logprobs = r.logprobs;
+  p.json_object = r.json_object;
   // The engine ends a request without generating only once it has scored the prompt, so an
   // echo of max_tokens 0 has it scored whether or not the client asked for the logprobs.
   p.prompt_logprobs = r.echo && (r.logprobs >= 0 || p.max_tokens == 0);

@@ -203,6 +203,18 @@ describe('lumen serve with the openai client', () => {
     assert.deepEqual(two.choices.map((c) => c.text), [candidates[0].text, candidates[1].text]);
   });
 
+  // JSON mode: the story model writes an object's opening, never prose (the grammar itself is
+  // tested in the engine's and the checker's unit tests); a schema is refused, not ignored.
+  test('response_format json_object; json_schema is a 400', T, async () => {
+    const chat = { model: 'x', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 40, temperature: 0 };
+    const plain = await client.chat.completions.create(chat);
+    assert.ok(!plain.choices[0].message.content.trimStart().startsWith('{'));
+    const json = await client.chat.completions.create({ ...chat, response_format: { type: 'json_object' } });
+    assert.match(json.choices[0].message.content, /^\s*\{\s*("|\})/);
+    await assert.rejects(client.chat.completions.create({ ...chat,
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }), (e) => e.status === 400);
+  });
+
   test('models, health, tokenize, detokenize', T, async () => {
     const models = await client.models.list();
     assert.equal(models.data[0].id, 'stories260K');

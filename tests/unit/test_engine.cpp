@@ -2,10 +2,13 @@
 // greedy output (and a seeded sample) must be the output it gets alone; blocks must all come back.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -14,6 +17,7 @@
 #include "models/decoder.h"
 #include "runtime/engine.h"
 #include "runtime/generator.h"
+#include "runtime/json_prefix.h"
 #include "test_paths.h"
 #include "tokenizer/spm_tokenizer.h"
 #include "util/error.h"
@@ -500,6 +504,62 @@ TEST(Engine, GroupMembersCancelSeparately) {
   EXPECT_TRUE(c.outputs[1].empty() && c.outputs[2].empty());
   EXPECT_EQ(engine.metrics().requests_cancelled_queued, 2u);
   EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+}
+
+// JSON mode on a model that never writes JSON by itself: greedy and sampled, every output is a
+// prefix of a JSON object (the byte checker, itself held against nlohmann in
+// test_json_prefix.cpp). With '"' and '}' favoured by a logit bias (',' and whitespace barred), the
+// objects close, and the model must then end: those outputs are whole objects that nlohmann parses.
+TEST(Engine, JsonModeKeepsTheOutputJson) {
+  EngineOptions o;
+  o.threads = 1;
+  o.max_sequences = 8;
+  Engine engine(stories(), o);
+  SpmTokenizer tok(stories().vocab);
+  // Closing: '"' and '}' favoured, ',' and whitespace (which this model would rather write) kept out.
+  std::map<int32_t, float> closing;
+  for (int32_t t = 0; t < stories().vocab.size(); ++t) {
+    const std::string piece = tok.decode_piece(-1, t);
+    if (piece == "\"" || piece == "}") closing[t] = 10.0f;
+    else if (piece == "," || (!piece.empty() && piece.find_first_not_of(" \n\t\r") == std::string::npos)) closing[t] = -100.0f;
+  }
+  const auto prompt = tok.encode("Once upon a time", true);
+  constexpr size_t kRuns = 8, kClosing = 2;  // the last two are biased to close
+  Collector c(kRuns);
+  for (size_t i = 0; i < kRuns; ++i) {
+    RequestParams p;
+    p.prompt = prompt;
+    p.max_tokens = 120;
+    p.sampling = i == 0 ? greedy() : seeded(100 + i);
+    p.json_object = true;
+    if (i >= kRuns - kClosing) p.logit_bias = closing;
+    ASSERT_TRUE(engine.submit(p, c.callback(i)));
+  }
+  c.wait(int(kRuns));
+  for (size_t i = 0; i < kRuns; ++i) {
+    std::string text;
+    int32_t previous = prompt.back();
+    for (int32_t t : c.outputs[i]) text += tok.decode_piece(std::exchange(previous, t), t);
+    SCOPED_TRACE(nlohmann::json(text).dump());
+    JsonPrefix json;
+    EXPECT_TRUE(json.push(text));
+    if (i >= kRuns - kClosing) {
+      ASSERT_EQ(c.last[i].finish, FinishReason::EndOfSequence);
+      EXPECT_TRUE(json.complete());
+      EXPECT_TRUE(nlohmann::json::parse(text).is_object());
+    } else {
+      EXPECT_EQ(c.last[i].finish, FinishReason::Length);  // a 260K story model does not close a string
+    }
+  }
+  // Unconstrained, the same greedy request is a story, not JSON.
+  Collector plain(1);
+  RequestParams p;
+  p.prompt = prompt;
+  p.max_tokens = 8;
+  p.sampling = greedy();
+  ASSERT_TRUE(engine.submit(p, plain.callback(0)));
+  plain.wait(1);
+  EXPECT_FALSE(JsonPrefix().push(tok.decode_piece(prompt.back(), plain.outputs[0].front())));
 }
 
 TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {

@@ -114,6 +114,10 @@ TEST(ServerProtocol, EachMalformedRequestIsA400NamingTheField) {
       {R"({"prompt":"x","n":1.5})", false, "n"},
       {R"({"messages":[{"role":"user","content":"x"}],"n":"2"})", true, "n"},
       {R"({"prompt":"x","echo":"yes"})", false, "echo"},
+      {R"({"prompt":"x","response_format":"json"})", false, "response_format"},
+      {R"({"prompt":"x","response_format":{}})", false, "response_format"},
+      {R"({"prompt":"x","response_format":{"type":"yaml"}})", false, "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{}}})", true, "response_format"},
       {R"({"prompt":"x","n":3,"best_of":2})", false, "best_of"},
       {R"({"prompt":"x","best_of":21})", false, "best_of"},
       {R"({"prompt":"x","best_of":2,"stream":true})", false, "best_of"},
@@ -167,6 +171,14 @@ TEST(ServerProtocol, ChoicesAndCandidates) {
   EXPECT_EQ(r.best_of, 4);
   r = parse_completion_request(R"({"messages":[{"role":"user","content":"x"}],"n":2,"best_of":7})", true);
   EXPECT_EQ(r.best_of, 2);  // not a chat field: ignored, as unknown fields are
+}
+
+TEST(ServerProtocol, ResponseFormat) {
+  const std::string chat = R"({"messages":[{"role":"user","content":"x"}])";
+  EXPECT_FALSE(parse_completion_request(chat + "}", true).json_object);
+  EXPECT_FALSE(parse_completion_request(chat + R"(,"response_format":{"type":"text"}})", true).json_object);
+  EXPECT_TRUE(parse_completion_request(chat + R"(,"response_format":{"type":"json_object"}})", true).json_object);
+  EXPECT_TRUE(parse_completion_request(R"({"prompt":"x","response_format":{"type":"json_object"}})", false).json_object);
 }
 
 // echo (completions only) allows max_tokens 0: the prompt alone, to score it.
