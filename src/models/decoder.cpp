@@ -326,15 +326,20 @@ void SequenceRunner::decode(int32_t token, int32_t pos, float* logits) {
 }
 
 void SequenceRunner::forward(std::span<const int32_t> tokens, int32_t pos, float* logits, bool all_logits) {
+  forward_sequence(decoder_, kv_, blocks_, tokens, pos, logits, all_logits);
+}
+
+void forward_sequence(Decoder& decoder, KvStore& kv, std::span<const int32_t> blocks, std::span<const int32_t> tokens,
+                      int32_t pos, float* logits, bool all_logits) {
   const int64_t n = int64_t(tokens.size());
   if (n == 0) fail("forward pass needs at least one token");
-  const int32_t vocab = decoder_.config().vocab_size;
-  for (int64_t start = 0; start < n; start += kMaxBatch) {
-    const int32_t len = int32_t(std::min<int64_t>(kMaxBatch, n - start));
+  const int32_t vocab = decoder.config().vocab_size, batch = decoder.max_batch_tokens();
+  for (int64_t start = 0; start < n; start += batch) {
+    const int32_t len = int32_t(std::min<int64_t>(batch, n - start));
     const bool last = start + len == n;
-    SequenceStep step{tokens.subspan(start, len), pos + int32_t(start), blocks_,
+    SequenceStep step{tokens.subspan(start, len), pos + int32_t(start), blocks,
                       all_logits ? logits + start * vocab : (last ? logits : nullptr), all_logits};
-    decoder_.forward({&step, 1}, kv_);
+    decoder.forward({&step, 1}, kv);
   }
 }
 

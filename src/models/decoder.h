@@ -92,6 +92,11 @@ class Decoder {
   std::vector<int32_t> run_start_;
 };
 
+// Runs `tokens` of one sequence, at positions pos.., in as many forward batches as the decoder
+// carries. Logits: the last token's (vocab floats), or with all_logits every token's (n x vocab).
+void forward_sequence(Decoder& decoder, KvStore& kv, std::span<const int32_t> blocks, std::span<const int32_t> tokens,
+                      int32_t pos, float* logits, bool all_logits = false);
+
 // A single sequence in KV storage of its own, its blocks in order: what the command line and
 // the library's Session use. Splits long inputs into batches the decoder can carry.
 class SequenceRunner {

@@ -79,6 +79,11 @@ void BlockManager::unpublish(int32_t block) {
   uid_of_[block] = 0;
 }
 
+void BlockManager::retain(int32_t block) {
+  if (refs_[block] <= 0) fail("KV block ", block, " is free: only a block in use can gain a reference");
+  ++refs_[block];
+}
+
 void BlockManager::release(int32_t block) {
   if (refs_[block] <= 0) fail("KV block ", block, " released more often than it was taken");
   if (--refs_[block] > 0) return;

@@ -27,6 +27,10 @@ class BlockManager {
   // Records that `block` (just filled) holds `tokens` after `parent`, so later lookups find it.
   void publish(int32_t block, int32_t parent, std::span<const int32_t> tokens);
 
+  // One more reference to a block in use (a beam that continues from another shares its blocks).
+  void retain(int32_t block);
+  int32_t references(int32_t block) const { return refs_[block]; }
+
   // Drops one reference; at zero the block is free, and stays cached if it was published.
   void release(int32_t block);
 

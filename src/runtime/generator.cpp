@@ -3,13 +3,9 @@
 #include "util/error.h"
 
 namespace lumen {
-namespace {
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-}  // namespace
 
 void check_prompt_fits(size_t n, int32_t context) {
   if (n > size_t(context)) fail("prompt of ", n, " tokens does not fit the context of ", context, " tokens");

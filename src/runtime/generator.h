@@ -20,6 +20,9 @@ struct GenerationStats {
   double generate_seconds = 0;  // from the first sampled token to the last
 };
 
+// Seconds from `start` to now.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
 // Fails with a one-line error unless a prompt of n tokens fits a context of `context` tokens.
 void check_prompt_fits(size_t n, int32_t context);
 

@@ -1,5 +1,6 @@
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
 #include <string>
 
 #include "tensor/quants/quantize.h"
@@ -26,13 +27,14 @@ DType parse_cache_type(const std::string& name) {
 
 KvStore::KvStore(int32_t n_layers, int32_t n_blocks, int32_t block_size, int32_t n_kv_heads, int32_t head_dim,
                  KvCacheTypes types)
-    : n_blocks_(n_blocks),
+    : n_layers_(n_layers),
+      n_blocks_(n_blocks),
       block_size_(block_size),
       kv_dim_(n_kv_heads * head_dim),
       types_(types),
       key_row_(0),
       value_row_(0) {
-  if (n_blocks < 1 || block_size < 1) fail("KV cache needs at least one block of one position");
+  if (n_layers < 1 || n_blocks < 1 || block_size < 1) fail("KV cache needs at least one block of one position");
   check_type(types.keys, head_dim);
   check_type(types.values, head_dim);
   key_row_ = row_bytes(types.keys, kv_dim_);
@@ -48,6 +50,15 @@ void KvStore::store_key(int32_t layer, int32_t block, int32_t slot, const float*
 
 void KvStore::store_value(int32_t layer, int32_t block, int32_t slot, const float* row) {
   quantize_row(types_.values, row, &values_[index(layer, block, slot, value_row_)], kv_dim_);
+}
+
+void KvStore::copy_slots(int32_t from, int32_t to, int32_t slots) {
+  if (from < 0 || from >= n_blocks_ || to < 0 || to >= n_blocks_ || slots < 0 || slots > block_size_)
+    fail("KV copy of ", slots, " slots from block ", from, " to block ", to, " is out of range");
+  for (int32_t l = 0; l < n_layers_; ++l) {  // a block's slots are consecutive rows in each layer
+    std::copy_n(&keys_[index(l, from, 0, key_row_)], slots * key_row_, &keys_[index(l, to, 0, key_row_)]);
+    std::copy_n(&values_[index(l, from, 0, value_row_)], slots * value_row_, &values_[index(l, to, 0, value_row_)]);
+  }
 }
 
 }  // namespace lumen

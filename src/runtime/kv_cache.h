@@ -33,6 +33,10 @@ class KvStore {
   // Stores one position's keys or values (kv_dim floats), converting to the storage type.
   void store_key(int32_t layer, int32_t block, int32_t slot, const float* row);
   void store_value(int32_t layer, int32_t block, int32_t slot, const float* row);
+  // Copies slots 0 .. slots-1 of block `from` to block `to` in every layer, keys and values: a
+  // sequence that continues another one (a beam) takes a private copy of their shared, partly
+  // filled last block before writing its next position there (copy-on-write).
+  void copy_slots(int32_t from, int32_t to, int32_t slots);
   const uint8_t* keys(int32_t layer) const { return &keys_[index(layer, 0, 0, key_row_)]; }
   const uint8_t* values(int32_t layer) const { return &values_[index(layer, 0, 0, value_row_)]; }
 
@@ -48,7 +52,7 @@ class KvStore {
   size_t index(int32_t layer, int32_t block, int32_t slot, size_t row) const {
     return ((size_t(layer) * n_blocks_ + block) * block_size_ + slot) * row;
   }
-  int32_t n_blocks_, block_size_, kv_dim_;
+  int32_t n_layers_, n_blocks_, block_size_, kv_dim_;
   KvCacheTypes types_;
   size_t key_row_, value_row_;
   std::vector<uint8_t> keys_, values_;
