@@ -1,5 +1,5 @@
 // `lumen run`: generate text from a prompt. stdout carries the prompt and the generated text,
-// streamed as produced, and nothing else; timings go to stderr.
+// streamed as produced (with --beams, all at the end), and nothing else; timings go to stderr.
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -22,11 +22,33 @@ struct RunOptions {
   SessionOptions session;
   GenerateOptions generate;
   int64_t seed = -1;
+  int32_t beams = 1;  // 1: sample (or greedy) as without --beams
+  float length_penalty = 1.0f;
 };
 
 void write_piece(std::string_view piece) {
   std::fwrite(piece.data(), 1, piece.size(), stdout);
   std::fflush(stdout);
+}
+
+void write_tokens(const std::string& path, const std::vector<int32_t>& tokens) {  // space-separated, one line
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) throw Error("cannot write " + path);
+  for (size_t i = 0; i < tokens.size(); ++i) std::fprintf(f, i ? " %d" : "%d", tokens[i]);
+  std::fputc('\n', f);
+  if (std::fclose(f) != 0) throw Error("cannot write " + path);
+}
+
+// Beam search prints the best hypothesis once the search is over: until then any beam may win.
+GenerateResult search(Session& session, const Model& model, const RunOptions& o) {
+  const BeamOptions beam{o.beams, o.generate.max_tokens, o.length_penalty};
+  const BeamResult r = session.beam_search(o.prompt, beam);
+  write_piece(model.detokenize(r.prompt_tokens));
+  write_piece(r.text);
+  write_piece("\n");
+  std::fprintf(stderr, "lumen: best of %d beams scores %.4f | %d beam tokens, %.1f tokens/s\n", o.beams, r.score,
+               r.beam_tokens, r.beam_tokens / std::max(r.generate_seconds, 1e-9));
+  return r;
 }
 
 void run(RunOptions& o) {
@@ -43,15 +65,14 @@ void run(RunOptions& o) {
     write_npy_f32(o.logits_out, {int64_t(tokens.size()), model->info().vocab_size}, session.logits(tokens));
   }
   o.generate.echo = true;
-  const GenerateResult r = session.generate(o.prompt, o.generate, write_piece);
-  write_piece("\n");
-  if (!o.tokens_out.empty()) {  // the generated ids, space-separated on one line
-    std::FILE* f = std::fopen(o.tokens_out.c_str(), "w");
-    if (!f) throw Error("cannot write " + o.tokens_out);
-    for (size_t i = 0; i < r.tokens.size(); ++i) std::fprintf(f, i ? " %d" : "%d", r.tokens[i]);
-    std::fputc('\n', f);
-    if (std::fclose(f) != 0) throw Error("cannot write " + o.tokens_out);
+  GenerateResult r;
+  if (o.beams != 1) {
+    r = search(session, *model, o);
+  } else {
+    r = session.generate(o.prompt, o.generate, write_piece);
+    write_piece("\n");
   }
+  if (!o.tokens_out.empty()) write_tokens(o.tokens_out, r.tokens);
   std::fprintf(stderr,
                "lumen: load %.3f s | prompt %zu tokens, %.1f tokens/s | generated %zu tokens, %.1f tokens/s | "
                "%d threads\n",
@@ -72,19 +93,38 @@ void register_run(CLI::App& app) {
   cmd->add_option("-t,--threads", o->session.threads, "threads (0: all)")->check(CLI::Range(0, 1024));
   cmd->add_option("-c,--ctx-size", o->session.context_length, "context size in tokens (0: the model's)")
       ->check(CLI::Range(0, 1 << 24));
-  cmd->add_option("--temp", o->generate.temperature, "temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("--top-k", o->generate.top_k, "top-k (0: off)")->capture_default_str();
-  cmd->add_option("--top-p", o->generate.top_p, "top-p (1: off)")->capture_default_str();
-  cmd->add_option("--min-p", o->generate.min_p, "min-p (0: off)")->capture_default_str();
-  cmd->add_option("--repeat-penalty", o->generate.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
-  cmd->add_option("--repeat-last-n", o->generate.repeat_last_n, "tokens the penalty looks back over")
-      ->capture_default_str();
-  cmd->add_option("-s,--seed", o->seed, "random seed (-1: random)")->capture_default_str();
+  const std::vector<CLI::Option*> sampling{
+      cmd->add_option("--temp", o->generate.temperature, "temperature (0: greedy)")->capture_default_str(),
+      cmd->add_option("--top-k", o->generate.top_k, "top-k (0: off)")->capture_default_str(),
+      cmd->add_option("--top-p", o->generate.top_p, "top-p (1: off)")->capture_default_str(),
+      cmd->add_option("--min-p", o->generate.min_p, "min-p (0: off)")->capture_default_str(),
+      cmd->add_option("--repeat-penalty", o->generate.repeat_penalty, "repetition penalty (1: off)")
+          ->capture_default_str(),
+      cmd->add_option("--repeat-last-n", o->generate.repeat_last_n, "tokens the penalty looks back over")
+          ->capture_default_str(),
+      cmd->add_option("-s,--seed", o->seed, "random seed (-1: random)")->capture_default_str()};
   cmd->add_option("--cache-type-k", o->session.cache_type_k, "KV cache type for keys: f16, f32, q8_0")->capture_default_str();
   cmd->add_option("--cache-type-v", o->session.cache_type_v, "KV cache type for values: f16, f32, q8_0")->capture_default_str();
   cmd->add_option("--logits-out", o->logits_out, "write the float32 logits of every prompt position to a .npy file");
   cmd->add_option("--tokens-out", o->tokens_out, "write the generated token ids (space-separated) to a text file");
-  cmd->callback([o] { run(*o); });
+  cmd->add_option("--beams", o->beams,
+                  "beam search with this many beams (2.." + std::to_string(BeamOptions::kMaxBeams) +
+                      "; deterministic, so the sampling options do not apply; 1: sample as without it)")
+      ->capture_default_str();
+  auto* length_penalty =
+      cmd->add_option("--length-penalty", o->length_penalty,
+                      "beam score = sum of logprobs / length^X (Hugging Face's; > 0 favours longer texts)")
+          ->capture_default_str();
+  cmd->callback([o, sampling, length_penalty] {
+    // Checked before the model loads, which can take a while.
+    if (o->beams < 1 || o->beams > BeamOptions::kMaxBeams)
+      throw Error("--beams " + std::to_string(o->beams) + " is outside 1.." + std::to_string(BeamOptions::kMaxBeams));
+    if (o->beams == 1 && length_penalty->count() > 0) throw Error("--length-penalty applies to --beams 2 or more");
+    for (const CLI::Option* s : sampling)
+      if (o->beams > 1 && s->count() > 0)
+        throw Error(s->get_name() + " does not apply to beam search (--beams), which does not sample");
+    run(*o);
+  });
 }
 
 }  // namespace lumen::cli

@@ -78,6 +78,18 @@ struct GenerateResult {
   double prompt_seconds = 0, generate_seconds = 0;
 };
 
+struct BeamOptions {
+  static constexpr int32_t kMaxBeams = 64;  // every live beam runs in one batched forward per step
+  int32_t beams = 4;            // 1..kMaxBeams
+  int32_t max_tokens = -1;      // tokens to generate; -1: until the search ends or the context does
+  float length_penalty = 1.0f;  // a hypothesis scores sum(logprobs) / length^length_penalty
+};
+
+struct BeamResult : GenerateResult {  // the best hypothesis
+  double score = 0;          // its sum of logprobs / length^length_penalty
+  int32_t beam_tokens = 0;   // tokens the model ran for all beams after the prompt
+};
+
 // One conversation with a model: its own KV cache and threads. Not thread-safe; open one
 // session per concurrent user.
 class Session {
@@ -89,6 +101,12 @@ class Session {
   // text as soon as it is decoded.
   GenerateResult generate(std::string_view prompt, const GenerateOptions& options,
                           const std::function<void(std::string_view)>& on_text = {});
+
+  // Beam search, deterministic (no sampling): the best continuation of `prompt` (BOS is
+  // prepended) as Hugging Face's generate(num_beams=...) finds it with early_stopping=False
+  // (src/runtime/beam_scorer.h). EOS, or BOS, ends a hypothesis. No text comes until the search
+  // ends, since until then any beam may still win.
+  BeamResult beam_search(std::string_view prompt, const BeamOptions& options);
 
   // Logits of every position of `tokens` (tokens.size() x vocab_size floats, row-major).
   std::vector<float> logits(std::span<const int32_t> tokens);

@@ -7,6 +7,7 @@
 #include "formats/loaded_model.h"
 #include "models/decoder.h"
 #include "models/pack_weights.h"
+#include "runtime/beam_search.h"
 #include "runtime/generator.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -38,14 +39,16 @@ std::string Model::detokenize(std::span<const int32_t> tokens) const { return to
 struct Session::State {
   std::shared_ptr<const Model> model;
   ThreadPool pool;
+  KvCacheTypes cache_types;
   SequenceRunner runner;
   Generator generator;
+  std::unique_ptr<BeamSearch> beam_search;  // made by the first beam search: its own KV cache
 
   State(std::shared_ptr<const Model> m, const SessionOptions& o)
       : model(std::move(m)),
         pool(o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()))),
-        runner(model->loaded(), o.context_length, pool,
-               {parse_cache_type(o.cache_type_k), parse_cache_type(o.cache_type_v)}),
+        cache_types{parse_cache_type(o.cache_type_k), parse_cache_type(o.cache_type_v)},
+        runner(model->loaded(), o.context_length, pool, cache_types),
         generator(runner, model->loaded().vocab.bos_id, model->loaded().vocab.eos_id) {}
 };
 
@@ -86,6 +89,42 @@ GenerateResult Session::generate(std::string_view prompt, const GenerateOptions&
       sequence, stats);
   result.tokens.assign(sequence.begin() + result.prompt_tokens.size(), sequence.end());
   result.stopped_at_end_of_text = reason == StopReason::EndOfSequence;
+  result.prompt_seconds = stats.prompt_seconds;
+  result.generate_seconds = stats.generate_seconds;
+  return result;
+}
+
+static_assert(BeamOptions::kMaxBeams == BeamSearch::kMaxBeams);
+
+BeamResult Session::beam_search(std::string_view prompt, const BeamOptions& o) {
+  const Model& model = *state_->model;
+  const LoadedModel& loaded = model.loaded();
+  BeamResult result;
+  result.prompt_tokens = model.tokenizer().encode(prompt, true);
+  if (result.prompt_tokens.empty()) fail("the prompt is empty and the vocabulary adds no BOS token to start from");
+  check_prompt_fits(result.prompt_tokens.size(), context_length());
+  if (!state_->beam_search) {
+    std::vector<int32_t> end_tokens;
+    for (int32_t id : {loaded.vocab.eos_id, loaded.vocab.bos_id})
+      if (id >= 0) end_tokens.push_back(id);
+    state_->beam_search = std::make_unique<BeamSearch>(loaded, context_length(), state_->pool,
+                                                       state_->cache_types, std::move(end_tokens));
+  }
+  // The search stops at the context's end by itself; -1 asks for all the room there is.
+  const BeamParams params{o.beams, o.length_penalty, o.max_tokens < 0 ? context_length() : o.max_tokens};
+  GenerationStats stats;
+  const std::vector<BeamHypothesis> best = state_->beam_search->search(result.prompt_tokens, params, stats);
+  if (!best.empty()) {
+    result.tokens = best[0].tokens;
+    int32_t previous = result.prompt_tokens.back();
+    for (int32_t token : result.tokens) {  // piece by piece, as generate() streams them
+      result.text += model.tokenizer().decode_piece(previous, token);
+      previous = token;
+    }
+    result.stopped_at_end_of_text = best[0].ended;
+    result.score = best[0].score;
+  }
+  result.beam_tokens = stats.generated_tokens;
   result.prompt_seconds = stats.prompt_seconds;
   result.generate_seconds = stats.generate_seconds;
   return result;

@@ -57,6 +57,30 @@ TEST(Cli, GenerationStopsAtTheContextEnd) {
   EXPECT_NE(r.err.find("generated 12 tokens"), std::string::npos) << r.err;
 }
 
+TEST(Cli, BeamSearchPrintsThePromptAndTheBestHypothesis) {
+  const auto r = run_lumen({"run", "-p", "Once upon a time", "-n", "30", "--beams", "4", "--length-penalty", "0.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 16), "Once upon a time");
+  EXPECT_GT(r.out.size(), 40u);
+  EXPECT_EQ(r.out.back(), '\n');
+  EXPECT_NE(r.err.find("best of 4 beams"), std::string::npos) << r.err;
+}
+
+TEST(Cli, BadBeamOptionsAreOneLineErrors) {
+  const std::vector<std::vector<std::string>> cases{
+      {"--beams", "0"}, {"--beams", "-3"}, {"--beams", "65"}, {"--beams", "1000000"},
+      {"--beams", "4", "--temp", "0.5"}, {"--beams", "2", "-s", "7"}, {"--length-penalty", "2"}};
+  for (const auto& c : cases) {
+    std::vector<std::string> args{"run", "-n", "4"};
+    for (const auto& a : c) args.push_back(a);
+    const auto r = run_lumen(args);
+    EXPECT_EQ(r.exit_code, 1) << c[0] << " " << c[1];
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(r.err.starts_with("lumen: error: ")) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+  }
+}
+
 TEST(Cli, MissingModelFileIsAOneLineError) {
   const auto r = run_lumen({"run", "-m", "/nonexistent/model.gguf"});
   EXPECT_EQ(r.exit_code, 1);
