@@ -46,7 +46,7 @@ GenerateResult search(Session& session, const Model& model, const RunOptions& o)
   write_piece(model.detokenize(r.prompt_tokens));
   write_piece(r.text);
   write_piece("\n");
-  std::fprintf(stderr, "lumen: best of %d beams scores %.4f | %d beam tokens, %.1f tokens/s\n", o.beams, r.score,
+  std::fprintf(stderr, "lumen: best of %d beams scores %.6f | %d beam tokens, %.1f tokens/s\n", o.beams, r.score,
                r.beam_tokens, r.beam_tokens / std::max(r.generate_seconds, 1e-9));
   return r;
 }
