@@ -96,6 +96,7 @@ std::vector<BeamHypothesis> BeamSearch::search(std::span<const int32_t> prompt, 
     for (size_t i = 0; i < choices.size(); ++i) {
       own_block_for(tables[i], pos, blocks);
       fed[i] = choices[i].token;
+      // Positions from P on are generated: attention picks its kernel by that, as for a request.
       steps[i] = {std::span(&fed[i], 1), pos, tables[i], &logits_[i * size_t(vocab)], false, P};
     }
     decoder_.forward(steps, *kv_);
