@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/ops.h"
 #include "runtime/logprobs.h"
 #include "util/error.h"
 
