@@ -156,7 +156,8 @@ TEST(BeamScorer, WithBeamsForEverySequenceItFindsTheExhaustiveBest) {
     std::vector<int32_t> empty;
     walk(empty, 0.0);
     EXPECT_EQ(best[0].tokens, best_tokens) << "length penalty " << penalty;
-    EXPECT_NEAR(best[0].score, best_score, 1e-9) << "length penalty " << penalty;
+    // The scorer's normalizer is the SIMD log_sum_exp: a few float ulps per step (kernels/ops.h).
+    EXPECT_NEAR(best[0].score, best_score, 1e-6) << "length penalty " << penalty;
   }
 }
 
