@@ -87,6 +87,10 @@ void relu(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+void relu6(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], 0.0f), 6.0f);
+}
+
 void sinusoidal_position(float* out, int32_t pos, int32_t dim) {
   for (int32_t i = 0; 2 * i < dim; ++i) {
     const double angle = double(pos) * std::exp(-double(2 * i) * std::log(10000.0) / double(dim));

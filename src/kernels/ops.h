@@ -39,8 +39,11 @@ void gelu_tanh(float* x, int64_t n);
 // x[i] = gelu(x[i]) exactly, with the error function: 0.5 x (1 + erf(x / sqrt(2))) (BERT)
 void gelu_erf(float* x, int64_t n);
 
-// x[i] = max(x[i], 0) (the original Transformer's FFN)
+// x[i] = max(x[i], 0) (the original Transformer's FFN, ResNet, GoogLeNet)
 void relu(float* x, int64_t n);
+
+// x[i] = min(max(x[i], 0), 6) (MobileNetV2: bounded for low-precision inference)
+void relu6(float* x, int64_t n);
 
 // The sinusoidal encoding of position `pos` ("Attention Is All You Need", 3.5), dim even:
 // out[2i] = sin(pos / 10000^(2i/dim)), out[2i+1] = cos(pos / 10000^(2i/dim)).
