@@ -38,18 +38,9 @@ Seq2SeqConfig read_config(const ConfigJson& cfg) {
 
 using Finder = std::function<Tensor(const std::string&)>;
 
-// nn.MultiheadAttention's in_proj_weight {d, 3d} / in_proj_bias {3d} hold Q, K and V one
-// after another; out_proj is an ordinary Linear.
 AttentionWeights attention(const Finder& find, const std::string& prefix, int64_t d) {
-  const Tensor w = find(prefix + "in_proj_weight"), b = find(prefix + "in_proj_bias");
-  expect_tensor_shape(w, "attention in_proj weight", {d, 3 * d});
-  expect_tensor_shape(b, "attention in_proj bias", {3 * d});
-  const std::vector<float> bias = widen(b);
-  auto part = [&](int64_t i) {
-    return Linear{tensor_rows(w, i * d, d), std::vector<float>(bias.begin() + i * d, bias.begin() + (i + 1) * d)};
-  };
-  return {part(0), part(1), part(2),
-          make_linear(find(prefix + "out_proj.weight"), find(prefix + "out_proj.bias"), d, d)};
+  return make_multihead_attention(find(prefix + "in_proj_weight"), find(prefix + "in_proj_bias"),
+                                  find(prefix + "out_proj.weight"), find(prefix + "out_proj.bias"), d);
 }
 
 Seq2SeqWeights read_weights(const Seq2SeqConfig& c, const Finder& find) {

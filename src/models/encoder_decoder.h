@@ -40,11 +40,6 @@ struct Seq2SeqConfig {
 // Fails with a message naming the first field out of range or inconsistent.
 void validate(const Seq2SeqConfig& c);
 
-// nn.MultiheadAttention: in_proj split into Q, K, V, and out_proj.
-struct AttentionWeights {
-  Linear q, k, v, o;
-};
-
 struct EncoderLayerWeights {
   AttentionWeights self_attn;
   LayerNormWeights norm1;

@@ -21,6 +21,18 @@ Linear make_linear(const Tensor& weight, const Tensor& bias, int64_t in, int64_t
   return Linear{weight, widen(bias)};
 }
 
+AttentionWeights make_multihead_attention(const Tensor& in_proj_weight, const Tensor& in_proj_bias,
+                                          const Tensor& out_proj_weight, const Tensor& out_proj_bias, int64_t d) {
+  expect_tensor_shape(in_proj_weight, "attention in_proj weight", {d, 3 * d});
+  expect_tensor_shape(in_proj_bias, "attention in_proj bias", {3 * d});
+  const std::vector<float> bias = widen(in_proj_bias);
+  auto part = [&](int64_t i) {
+    return Linear{tensor_rows(in_proj_weight, i * d, d),
+                  std::vector<float>(bias.begin() + i * d, bias.begin() + (i + 1) * d)};
+  };
+  return {part(0), part(1), part(2), make_linear(out_proj_weight, out_proj_bias, d, d)};
+}
+
 void LayerNormWeights::apply(float* x, int64_t rows) const {
   const int64_t dim = int64_t(weight.size());
   for (int64_t r = 0; r < rows; ++r) layernorm(x + r * dim, x + r * dim, weight.data(), bias.data(), dim, eps);

@@ -1,5 +1,5 @@
 #pragma once
-// The pieces of the post-norm layers that BERT and the original encoder–decoder Transformer
+// The pieces of the encoder layers that BERT, the original encoder–decoder Transformer and ViT
 // share: a biased linear projection through the matmul kernels, LayerNorm over rows, and
 // multi-head attention of query rows over contiguous key/value rows where each query row sees
 // its own span of keys (its sentence in a packed BERT batch, the positions decoded so far in
@@ -25,6 +25,15 @@ struct Linear {
 };
 // Checks weight {in, out} and bias {out} (a bias is required: both families have them).
 Linear make_linear(const Tensor& weight, const Tensor& bias, int64_t in, int64_t out);
+
+// nn.MultiheadAttention's projections: q, k, v and the output projection o.
+struct AttentionWeights {
+  Linear q, k, v, o;
+};
+// From PyTorch's names: in_proj_weight {d, 3d} / in_proj_bias {3d} hold Q, K and V one after
+// another (split here into views, no copy); out_proj is an ordinary Linear.
+AttentionWeights make_multihead_attention(const Tensor& in_proj_weight, const Tensor& in_proj_bias,
+                                          const Tensor& out_proj_weight, const Tensor& out_proj_bias, int64_t d);
 
 // LayerNorm with weight and bias, applied in place to rows of dim floats.
 struct LayerNormWeights {
