@@ -5,8 +5,8 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev chromium libpcre2-dev libutf8proc-dev
-  python3-numpy python3-sentencepiece python3-torch libopenblas0-pthread
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev chromium libpcre2-dev libutf8proc-dev libstb-dev
+  python3-numpy python3-sentencepiece python3-torch python3-torchvision libopenblas0-pthread
   "$@"
 )
 missing=()

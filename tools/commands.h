@@ -14,6 +14,7 @@ void register_perplexity(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_embed(CLI::App& app);
 void register_translate(CLI::App& app);
+void register_classify(CLI::App& app);
 
 // The model `lumen run` uses when no -m is given, and its tokenizer.
 std::string default_model_path();

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   lumen::cli::register_bench(app);
   lumen::cli::register_embed(app);
   lumen::cli::register_translate(app);
+  lumen::cli::register_classify(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -68,6 +68,32 @@ std::optional<bool> ConfigJson::opt_bool(const char* key) const {
   return v.get<bool>();
 }
 
+std::optional<std::vector<float>> ConfigJson::opt_floats(const char* key) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = j_[key];
+  std::vector<float> out;
+  if (v.is_array())
+    for (const json& e : v) {
+      if (!e.is_number()) break;
+      out.push_back(e.get<float>());
+    }
+  if (!v.is_array() || out.size() != v.size()) bad(key, "= " + v.dump() + " is not a list of numbers");
+  return out;
+}
+
+std::optional<std::vector<std::string>> ConfigJson::opt_strings(const char* key) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = j_[key];
+  std::vector<std::string> out;
+  if (v.is_array())
+    for (const json& e : v) {
+      if (!e.is_string()) break;
+      out.push_back(e.get<std::string>());
+    }
+  if (!v.is_array() || out.size() != v.size()) bad(key, "is not a list of strings");
+  return out;
+}
+
 void ConfigJson::require_string(const char* key, std::initializer_list<std::string_view> allowed,
                                 const std::string& why) const {
   const std::optional<std::string> v = opt_string(key);

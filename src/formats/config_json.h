@@ -1,12 +1,13 @@
 #pragma once
 // A model's config.json read field by field: every accessor names the file and the field in
 // its lumen::Error when the field is missing or has the wrong type. The encoder families
-// (BERT, the encoder–decoder Transformer) and the Hugging Face decoder families read their
-// hyper-parameters through it.
+// (BERT, the encoder–decoder Transformer), the Hugging Face decoder families and the vision
+// families read their hyper-parameters through it.
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,9 @@ class ConfigJson {
   std::string get_string(const char* key) const;
   std::optional<std::string> opt_string(const char* key) const;
   std::optional<bool> opt_bool(const char* key) const;
+  // Optional lists (the vision configs' mean/std and labels); every element must have the type.
+  std::optional<std::vector<float>> opt_floats(const char* key) const;
+  std::optional<std::vector<std::string>> opt_strings(const char* key) const;
   // The first name of the `architectures` list.
   std::string architecture() const;
 

@@ -1,0 +1,81 @@
+"""`lumen classify` against torchvision's own models (vision_models.py).
+
+For each family, a small random-weight torchvision model (random batch-norm statistics, so the
+fold into the convolutions is exercised) is exported to lumen's folder format; two random
+images of the model's exact size (one PNG, one PPM) are classified in one call with
+--no-resize, and lumen's logits (--logits-out) must agree with torchvision's float64 forward on
+the same normalised pixels within 1e-4 relative max error (max|lumen - ref| / max|ref|: lumen
+computes in float32, whose rounding over a few thousand-term sums stays near 1e-6; 1e-4 leaves
+room for deep stacks without hiding a wrong operation, which shows as 1e-2 or worse), with the
+same top-1 class. Logits are identical on 1 and 2 threads. A resized input (a larger
+non-square PNG) is compared with torchvision's PIL Resize + CenterCrop within a looser bound
+(the two resamplers round pixels differently), and bad inputs fail with one line.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import oracle_args
+import vision_models as vm
+
+TOLERANCE = 1e-4
+
+CASES = [
+    # name, architecture, torchvision options, image size, classes, extra config
+    ("resnet18", "resnet18", {}, 64, 10, {}),
+    ("resnet50", "resnet50", {}, 32, 10, {}),
+]
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr.decode(errors='replace')}")
+    return r.stdout.decode(errors="replace")
+
+
+def rel_err(ours, ref):
+    return float(np.abs(ours - ref).max() / np.abs(ref).max()) if ours.shape == ref.shape else float("inf")
+
+
+def main():
+    a = oracle_args.parse(__doc__)
+    results = []
+
+    def check(name, ok, what):
+        print(f"{'ok' if ok else 'FAIL'}: {name}: {what}", flush=True)
+        results.append(ok)
+
+    for i, (name, arch, options, size, classes, extra) in enumerate(CASES):
+        model = vm.build(arch, 100 + i, classes, **options)
+        config = {"architecture": arch, "num_classes": classes, "image_size": size,
+                  "mean": vm.IMAGENET_MEAN, "std": vm.IMAGENET_STD, **extra}
+        folder = os.path.join(a.work, f"vision-{name}")
+        vm.export(folder, model, config)
+        images = [vm.random_image(200 + i, size, size), vm.random_image(300 + i, size, size)]
+        paths = [os.path.join(folder, "image0.png"), os.path.join(folder, "image1.ppm")]
+        vm.write_png(paths[0], images[0])
+        vm.write_ppm(paths[1], images[1])
+        ref = np.stack([vm.reference_logits(model, img, vm.IMAGENET_MEAN, vm.IMAGENET_STD) for img in images])
+        outs = {}
+        for threads in (1, 2):
+            out = os.path.join(a.work, f"vision-{name}-t{threads}.npy")
+            run([a.lumen, "classify", "-m", folder, "-i", paths[0], "-i", paths[1], "--no-resize", "-t", str(threads),
+                 "--logits-out", out])
+            outs[threads] = np.load(out)
+        ours = outs[2]
+        err = rel_err(ours, ref)
+        check(name, err <= TOLERANCE, f"{size}x{size}, 2 images (PNG, PPM): relative max error {err:.2e}")
+        top = list(ours.argmax(axis=1)), list(ref.argmax(axis=1))
+        check(name, top[0] == top[1], f"top-1 {top[0]} (torchvision {top[1]})")
+        check(name, np.array_equal(outs[1], outs[2]), "logits identical on 1 and 2 threads")
+
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
