@@ -26,6 +26,9 @@ CASES = [
     # name, architecture, torchvision options, image size, classes, extra config
     ("resnet18", "resnet18", {}, 64, 10, {}),
     ("resnet50", "resnet50", {}, 32, 10, {}),
+    ("mobilenet_v2", "mobilenet_v2", {"width_mult": 0.5}, 64, 10, {"width_mult": 0.5}),
+    # 0.75: widths where rounding down to a multiple of 8 would lose >10 % (24 * 0.75 -> 24, not 16)
+    ("mobilenet_v2-0.75", "mobilenet_v2", {"width_mult": 0.75}, 32, 7, {"width_mult": 0.75}),
 ]
 
 
