@@ -7,7 +7,9 @@ images of the model's exact size (one PNG, one PPM) are classified in one call w
 the same normalised pixels within 1e-4 relative max error (max|lumen - ref| / max|ref|: lumen
 computes in float32, whose rounding over a few thousand-term sums stays near 1e-6; 1e-4 leaves
 room for deep stacks without hiding a wrong operation, which shows as 1e-2 or worse), with the
-same top-1 class. Logits are identical on 1 and 2 threads. A resized input (a larger
+same top-1 class; the two images' reference logits must differ by over 1e-2 (a model whose
+output ignores its input would make the comparison vacuous). Logits are identical on 1 and 2
+threads. A resized input (a larger
 non-square PNG) is compared with torchvision's PIL Resize + CenterCrop within a looser bound
 (the two resamplers round pixels differently), and bad inputs fail with one line.
 """
@@ -28,6 +30,9 @@ CASES = [
     ("resnet50", "resnet50", {}, 32, 10, {}),
     ("mobilenet_v2", "mobilenet_v2", {"width_mult": 0.5}, 64, 10, {"width_mult": 0.5}),
     # 0.75: widths where rounding down to a multiple of 8 would lose >10 % (24 * 0.75 -> 24, not 16)
+    ("googlenet", "googlenet", {}, 64, 10, {}),
+    # the input re-normalised to [-1, 1] as for torchvision's weights ported from TensorFlow
+    ("googlenet-transform", "googlenet", {"transform_input": True}, 32, 10, {"transform_input": True}),
     ("mobilenet_v2-0.75", "mobilenet_v2", {"width_mult": 0.75}, 32, 7, {"width_mult": 0.75}),
 ]
 
@@ -74,6 +79,9 @@ def main():
         top = list(ours.argmax(axis=1)), list(ref.argmax(axis=1))
         check(name, top[0] == top[1], f"top-1 {top[0]} (torchvision {top[1]})")
         check(name, np.array_equal(outs[1], outs[2]), "logits identical on 1 and 2 threads")
+        # A model whose logits ignore the image would pass the comparison whatever lumen did to it.
+        spread = rel_err(ref[0], ref[1])
+        check(name, spread > 1e-2, f"the two images' logits differ by {spread:.2e} of their scale")
 
     failed = results.count(False)
     print(f"{len(results) - failed} passed, {failed} failed")

@@ -3,7 +3,8 @@
 
 torchvision builds the models (its own code is the reference); every batch norm gets random
 running statistics and affine parameters, since fresh ones (mean 0, variance 1, gamma 1, beta 0)
-would make the fold of batch norm into the convolutions an identity that tests nothing.
+would make the fold of batch norm into the convolutions an identity that tests nothing, and
+every convolution and linear layer is He-initialised (kaiming_init says why).
 """
 import json
 import os
@@ -28,6 +29,17 @@ def randomize_batch_norms(model, gen):
             m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
 
 
+def kaiming_init(model, gen):
+    """He initialisation (std sqrt(2 / fan_in)) of every convolution and linear layer. The
+    models' own inits are made for training, not for a test: GoogLeNet's (std 0.01) and
+    MobileNetV2's (depthwise fan counted over all channels) shrink activations layer by layer
+    until the logits are the biases' alone, the same for every image; ViT zeroes its head."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            fan_in = m.weight[0].numel()
+            m.weight.data.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+
+
 def build(architecture, seed, num_classes, **options):
     """A torchvision model in eval mode, with random weights and batch-norm statistics."""
     torch.manual_seed(seed)
@@ -39,6 +51,7 @@ def build(architecture, seed, num_classes, **options):
     else:
         model = getattr(torchvision.models, architecture)(weights=None, num_classes=num_classes, **options)
     with torch.no_grad():
+        kaiming_init(model, torch.Generator().manual_seed(seed + 2))
         randomize_batch_norms(model, torch.Generator().manual_seed(seed + 1))
     return model.eval()
 
