@@ -20,7 +20,7 @@ struct Family {
 constexpr Family kFamilies[] = {
     {"resnet18", make_resnet},  {"resnet34", make_resnet}, {"resnet50", make_resnet},
     {"resnet101", make_resnet}, {"resnet152", make_resnet}, {"mobilenet_v2", make_mobilenet_v2},
-    {"googlenet", make_googlenet},
+    {"googlenet", make_googlenet}, {"vit", make_vit},
 };
 
 Factory family_of(const ConfigJson& cfg, const std::string& architecture) {

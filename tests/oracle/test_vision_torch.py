@@ -24,6 +24,7 @@ import vision_models as vm
 
 TOLERANCE = 1e-4
 
+VIT = {"patch_size": 8, "num_layers": 2, "num_heads": 3, "hidden_dim": 48, "mlp_dim": 96}
 CASES = [
     # name, architecture, torchvision options, image size, classes, extra config
     ("resnet18", "resnet18", {}, 64, 10, {}),
@@ -33,6 +34,7 @@ CASES = [
     ("googlenet", "googlenet", {}, 64, 10, {}),
     # the input re-normalised to [-1, 1] as for torchvision's weights ported from TensorFlow
     ("googlenet-transform", "googlenet", {"transform_input": True}, 32, 10, {"transform_input": True}),
+    ("vit", "vit", {"image_size": 32, **VIT}, 32, 10, VIT),
     ("mobilenet_v2-0.75", "mobilenet_v2", {"width_mult": 0.75}, 32, 7, {"width_mult": 0.75}),
 ]
 

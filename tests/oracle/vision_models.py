@@ -52,6 +52,8 @@ def build(architecture, seed, num_classes, **options):
         model = getattr(torchvision.models, architecture)(weights=None, num_classes=num_classes, **options)
     with torch.no_grad():
         kaiming_init(model, torch.Generator().manual_seed(seed + 2))
+        if architecture == "vit":  # torchvision starts the class token at zero
+            model.class_token.copy_(torch.randn(model.class_token.shape, generator=torch.Generator().manual_seed(seed + 3)))
         randomize_batch_norms(model, torch.Generator().manual_seed(seed + 1))
     return model.eval()
 
