@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "formats/image_file.h"
+#include "formats/image_resize.h"
 #include "formats/npy.h"
 #include "formats/vision_files.h"
 #include "kernels/ops.h"

@@ -9,9 +9,10 @@ computes in float32, whose rounding over a few thousand-term sums stays near 1e-
 room for deep stacks without hiding a wrong operation, which shows as 1e-2 or worse), with the
 same top-1 class; the two images' reference logits must differ by over 1e-2 (a model whose
 output ignores its input would make the comparison vacuous). Logits are identical on 1 and 2
-threads. A resized input (a larger
-non-square PNG) is compared with torchvision's PIL Resize + CenterCrop within a looser bound
-(the two resamplers round pixels differently), and bad inputs fail with one line.
+threads. Images of other sizes (shrunk and
+enlarged, landscape and portrait) are resized and cropped: held to torchvision's PIL
+Resize + CenterCrop within the same 1e-4 (lumen's resampler reproduces PIL's bilinear pixel for
+pixel).
 """
 import os
 import subprocess
@@ -84,6 +85,21 @@ def main():
         # A model whose logits ignore the image would pass the comparison whatever lumen did to it.
         spread = rel_err(ref[0], ref[1])
         check(name, spread > 1e-2, f"the two images' logits differ by {spread:.2e} of their scale")
+
+    # Resize + centre crop: images of other sizes against torchvision's PIL path, same tolerance
+    # (lumen's resampler is PIL's bilinear pixel for pixel).
+    name, arch, options, size, classes, _ = CASES[0]
+    model = vm.build(arch, 100, classes, **options)
+    folder = os.path.join(a.work, f"vision-{name}")
+    for h, w in ((80, 100), (150, 97), (40, 52)):
+        pixels = vm.random_image(h * w, h, w)
+        path = os.path.join(a.work, f"vision-resize-{h}x{w}.png")
+        vm.write_png(path, pixels)
+        out = path.replace(".png", ".npy")
+        run([a.lumen, "classify", "-m", folder, "-i", path, "--logits-out", out])
+        ref = vm.reference_logits(model, vm.pil_eval_transform(pixels, size), vm.IMAGENET_MEAN, vm.IMAGENET_STD)
+        err = rel_err(np.load(out)[0], ref)
+        check("resize", err <= TOLERANCE, f"{w}x{h} -> Resize({size}) + CenterCrop({size}): relative max error {err:.2e}")
 
     failed = results.count(False)
     print(f"{len(results) - failed} passed, {failed} failed")

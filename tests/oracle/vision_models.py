@@ -86,6 +86,15 @@ def write_png(path, pixels):
     Image.fromarray(pixels, "RGB").save(path)
 
 
+def pil_eval_transform(pixels, size):
+    """torchvision's evaluation preprocessing of a PIL image, Resize(size) + CenterCrop(size),
+    as uint8 pixels."""
+    from PIL import Image
+    from torchvision import transforms
+    image = transforms.CenterCrop(size)(transforms.Resize(size)(Image.fromarray(pixels, "RGB")))
+    return np.array(image)
+
+
 def reference_logits(model, pixels, mean, std):
     """torchvision's forward, in float64, on the image scaled to [0, 1] and normalised per
     channel (what transforms.ToTensor + Normalize give)."""
