@@ -13,6 +13,7 @@
 #include "formats/bert_files.h"
 #include "formats/seq2seq_files.h"
 #include "model_file_helpers.h"
+#include "model_folder_writer.h"
 #include "models/bert.h"
 #include "models/encoder_decoder.h"
 #include "test_paths.h"
@@ -21,28 +22,6 @@ namespace lumen::test {
 namespace {
 
 using nlohmann::json;
-using Shapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;  // name, torch (row-major) shape
-
-// A model.safetensors of small deterministic F32 values.
-void write_safetensors(const std::string& path, const Shapes& tensors) {
-  json header = json::object();
-  std::vector<float> data;
-  for (const auto& [name, shape] : tensors) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    const size_t begin = data.size() * sizeof(float);
-    for (int64_t i = 0; i < n; ++i) data.push_back(0.01f * float((i * 7 + int64_t(data.size())) % 13) - 0.06f);
-    header[name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {begin, data.size() * sizeof(float)}}};
-  }
-  const std::string text = header.dump();
-  const uint64_t n = text.size();
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(&n), 8);
-  out.write(text.data(), std::streamsize(text.size()));
-  out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size() * sizeof(float)));
-}
-
-void write_json(const std::string& path, const json& j) { std::ofstream(path) << j.dump(); }
 
 // BERT: hidden 6, 3 heads, FFN 10, 1 layer, 4 positions, the 12-token bert-tiny vocabulary.
 json bert_config() {
