@@ -2,6 +2,7 @@
 // files; prints each image's top-K classes with their softmax probabilities, and optionally
 // writes the logits of every image as an [images, classes] .npy.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <numeric>
@@ -70,12 +71,19 @@ void classify(const ClassifyOptions& o) {
   ThreadPool pool(o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency())));
   VisionContext ctx{pool, {}};
   std::vector<float> all_logits;
+  double forward_seconds = 0.0;
   for (const std::string& path : o.images) {
-    const std::vector<float> logits = model->net->logits(normalise(model_input(path, c, o.no_resize), c), ctx);
+    const FeatureMap input = normalise(model_input(path, c, o.no_resize), c);
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<float> logits = model->net->logits(input, ctx);
+    forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     print_top(path, logits, c, o.top);
     all_logits.insert(all_logits.end(), logits.begin(), logits.end());
   }
   if (!o.logits_out.empty()) write_npy_f32(o.logits_out, {int64_t(o.images.size()), c.num_classes}, all_logits);
+  std::fprintf(stderr, "lumen: %s, %zu image(s) at %dx%d, %.1f ms per image (forward pass, %d threads)\n",
+               c.architecture.c_str(), o.images.size(), c.image_size, c.image_size,
+               1e3 * forward_seconds / double(o.images.size()), pool.size());
 }
 
 }  // namespace
