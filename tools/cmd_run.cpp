@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 
+#include "beam_flags.h"
 #include "commands.h"
 #include "formats/npy.h"
 #include "lumen/lumen.h"
@@ -22,8 +23,7 @@ struct RunOptions {
   SessionOptions session;
   GenerateOptions generate;
   int64_t seed = -1;
-  int32_t beams = 1;  // 1: sample (or greedy) as without --beams
-  float length_penalty = 1.0f;
+  BeamFlags beam;  // 1 beam: sample (or greedy) as without --beams
 };
 
 void write_piece(std::string_view piece) {
@@ -41,12 +41,12 @@ void write_tokens(const std::string& path, const std::vector<int32_t>& tokens) {
 
 // Beam search prints the best hypothesis once the search is over: until then any beam may win.
 GenerateResult search(Session& session, const Model& model, const RunOptions& o) {
-  const BeamOptions beam{o.beams, o.generate.max_tokens, o.length_penalty};
+  const BeamOptions beam{o.beam.beams, o.generate.max_tokens, o.beam.length_penalty};
   const BeamResult r = session.beam_search(o.prompt, beam);
   write_piece(model.detokenize(r.prompt_tokens));
   write_piece(r.text);
   write_piece("\n");
-  std::fprintf(stderr, "lumen: best of %d beams scores %.6f | %d beam tokens, %.1f tokens/s\n", o.beams, r.score,
+  std::fprintf(stderr, "lumen: best of %d beams scores %.6f | %d beam tokens, %.1f tokens/s\n", o.beam.beams, r.score,
                r.beam_tokens, r.beam_tokens / std::max(r.generate_seconds, 1e-9));
   return r;
 }
@@ -66,7 +66,7 @@ void run(RunOptions& o) {
   }
   o.generate.echo = true;
   GenerateResult r;
-  if (o.beams != 1) {
+  if (o.beam.beams != 1) {
     r = search(session, *model, o);
   } else {
     r = session.generate(o.prompt, o.generate, write_piece);
@@ -107,22 +107,9 @@ void register_run(CLI::App& app) {
   cmd->add_option("--cache-type-v", o->session.cache_type_v, "KV cache type for values: f16, f32, q8_0")->capture_default_str();
   cmd->add_option("--logits-out", o->logits_out, "write the float32 logits of every prompt position to a .npy file");
   cmd->add_option("--tokens-out", o->tokens_out, "write the generated token ids (space-separated) to a text file");
-  cmd->add_option("--beams", o->beams,
-                  "beam search with this many beams (2.." + std::to_string(BeamOptions::kMaxBeams) +
-                      "; deterministic, so the sampling options do not apply; 1: sample as without it)")
-      ->capture_default_str();
-  auto* length_penalty =
-      cmd->add_option("--length-penalty", o->length_penalty,
-                      "beam score = sum of logprobs / length^X (Hugging Face's; > 0 favours longer texts)")
-          ->capture_default_str();
-  cmd->callback([o, sampling, length_penalty] {
-    // Checked before the model loads, which can take a while.
-    if (o->beams < 1 || o->beams > BeamOptions::kMaxBeams)
-      throw Error("--beams " + std::to_string(o->beams) + " is outside 1.." + std::to_string(BeamOptions::kMaxBeams));
-    if (o->beams == 1 && length_penalty->count() > 0) throw Error("--length-penalty applies to --beams 2 or more");
-    for (const CLI::Option* s : sampling)
-      if (o->beams > 1 && s->count() > 0)
-        throw Error(s->get_name() + " does not apply to beam search (--beams), which does not sample");
+  o->beam.add_to(*cmd, "deterministic, so the sampling options do not apply; 1: sample as without it");
+  cmd->callback([o, sampling] {
+    o->beam.check(sampling, "which does not sample");
     run(*o);
   });
 }

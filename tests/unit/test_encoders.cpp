@@ -4,6 +4,7 @@
 // by tests/oracle/test_encoders_torch.py.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "model_folder_writer.h"
 #include "models/bert.h"
 #include "models/encoder_decoder.h"
+#include "runtime/translate_beams.h"
 #include "test_paths.h"
 
 namespace lumen::test {
@@ -179,11 +181,11 @@ Shapes seq2seq_tensors(int64_t d = 6) {
   return t;
 }
 
-std::string seq2seq_folder(const ScratchDir& dir, const json& config, const Shapes& tensors) {
+std::string seq2seq_folder(const ScratchDir& dir, const json& config, const Shapes& tensors, uint32_t seed = 0) {
   const std::string d = dir.path("seq2seq");
   std::filesystem::create_directories(d);
   write_json(d + "/config.json", config);
-  write_safetensors(d + "/model.safetensors", tensors);
+  write_safetensors(d + "/model.safetensors", tensors, seed);
   std::ofstream(d + "/src_vocab.txt") << "<pad>\n<s>\n</s>\n<unk>\nhello\nworld\n";
   std::ofstream(d + "/tgt_vocab.txt") << "<pad>\n<s>\n</s>\n<unk>\nhallo\n";
   return d;
@@ -234,6 +236,70 @@ TEST(Seq2Seq, EmptyAndOverLongSources) {
   const auto long_source = t.source_ids("hello world hello world");  // 5 tokens with </s> > max_len 4
   EXPECT_NE(error_of([&] { t.translate(long_source, 2, nullptr); }).find("max_len = 4"), std::string::npos);
   EXPECT_NE(error_of([&] { t.translate(t.source_ids("hello"), 5, nullptr); }).find("1..4"), std::string::npos);
+}
+
+// One beam is greedy decoding token for token (translate_beams drives the Translator's rows as
+// greedy decoding drives one): the same ids, ending where greedy ends, with the same tokens run.
+// Seed 1's weights make greedy decoding end with EOS for some sources and run to the budget for
+// others, with more than one token id.
+TEST(Seq2Seq, OneBeamIsGreedy) {
+  ScratchDir dir;
+  json c = seq2seq_config();
+  c["max_len"] = 8;
+  const auto model = load_seq2seq(seq2seq_folder(dir, c, seq2seq_tensors(), 1));
+  ThreadPool pool(2);
+  Translator t(*model, pool);
+  int32_t ended = 0, full = 0;
+  for (const char* text : {"hello", "world hello", "hello world world"})
+    for (int32_t n : {1, 3, 8}) {
+      const auto source = t.source_ids(text);
+      const std::vector<int32_t> greedy = t.translate(source, n, nullptr);
+      const TranslationBeams beams = translate_beams(t, source, 1, 1.0, n);
+      ASSERT_EQ(beams.best.size(), 1u);
+      std::vector<int32_t> ids = beams.best[0].tokens;
+      if (beams.best[0].ended) ids.push_back(model->config.eos_id);
+      EXPECT_EQ(ids, greedy) << text << ", " << n << " tokens";
+      EXPECT_EQ(beams.beam_tokens, int32_t(greedy.size()) - 1) << "every token but the last is run after BOS";
+      ended += greedy.back() == model->config.eos_id;
+      full += n == 8 && int32_t(greedy.size()) == n;
+    }
+  EXPECT_GT(ended, 0);
+  EXPECT_GT(full, 0);
+}
+
+// `lumen translate` as a user meets it (here rather than in test_cli.cpp, beside the folder
+// builder): --beams 1 is greedy decoding, byte for byte; beam search prints a translation and its
+// score; bad beam options, with nothing else wrong, are one-line errors.
+TEST(Seq2Seq, TranslateCommandWithBeams) {
+  ScratchDir dir;
+  const std::string model = seq2seq_folder(dir, seq2seq_config(), seq2seq_tensors(), 1);
+  const std::vector<std::string> args{"translate", "-m", model, "-p", "hello world", "-n", "4"};
+  const CliResult greedy = run_lumen(args);
+  ASSERT_EQ(greedy.exit_code, 0) << greedy.err;
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), args.begin(), args.end());
+    return run_lumen(extra);
+  };
+  const CliResult one = with({"--beams", "1"});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out, greedy.out);
+  EXPECT_EQ(one.err, greedy.err);
+  const CliResult three = with({"--beams", "3", "--length-penalty", "0.5"});
+  ASSERT_EQ(three.exit_code, 0) << three.err;
+  EXPECT_EQ(std::count(three.out.begin(), three.out.end(), '\n'), 1) << three.out;
+  EXPECT_NE(three.err.find("best of 3 beams scores"), std::string::npos) << three.err;
+
+  const std::vector<std::vector<std::string>> bad{
+      {"--beams", "0"}, {"--beams", "65"}, {"--beams", "-2"}, {"--length-penalty", "2"},
+      {"--beams", "2", "--logits-out", dir.path("logits.npy")}};
+  for (const auto& c : bad) {
+    const CliResult r = with(c);
+    EXPECT_EQ(r.exit_code, 1) << c[0] << " " << c[1];
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(r.err.starts_with("lumen: error: ")) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+    EXPECT_NE(r.err.find(c.size() == 4 ? "--logits-out" : c[0]), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace
