@@ -10,7 +10,11 @@ make the next beams until there are B. Done (HF's is_done with early_stopping=Fa
 hypotheses are finished and the worst scores at least the best candidate's sum over this step's
 length. At the token budget the live beams join the hypotheses. Ties are broken by beam, then
 token id (HF leaves them to torch.topk); the tests' random models have none that matter.
+
+lumen_stats reads what lumen reports of its own search, for the tests to compare.
 """
+import re
+
 import torch
 
 
@@ -62,3 +66,10 @@ def beam_search(logits_of, prompt, beams, length_penalty, max_new_tokens, end_to
             if tokens:
                 keep((total / len(tokens) ** length_penalty, tokens, False))
     return finished
+
+
+def lumen_stats(stderr):
+    """The best hypothesis's score and the beam tokens run, from what lumen prints on stderr after
+    a beam search ("best of B beams scores S | N beam tokens")."""
+    found = re.search(r"scores (-?[0-9.]+) \| ([0-9]+) beam tokens", stderr)
+    return float(found.group(1)), int(found.group(2))

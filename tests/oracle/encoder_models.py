@@ -156,15 +156,23 @@ class Seq2Seq(nn.Module):
     def embed(self, table, ids):
         return table(ids) * math.sqrt(self.d_model) + self.pe[:ids.shape[1]]
 
+    def encode(self, src):
+        """The memory of a batch of source ids."""
+        return self.transformer.encoder(self.embed(self.src_embed, src))
+
+    def next_logits(self, memory, tgt):
+        """The logits of the token after the target ids `tgt` (BOS first), the whole target
+        recomputed under the causal mask."""
+        mask = nn.Transformer.generate_square_subsequent_mask(len(tgt)).to(memory.dtype)
+        y = self.transformer.decoder(self.embed(self.tgt_embed, torch.tensor([tgt])), memory, tgt_mask=mask)
+        return self.generator(y[0, -1])
+
     def greedy(self, src, max_tokens):
         """Generated ids (EOS included when reached) and the logits of every step."""
-        memory = self.transformer.encoder(self.embed(self.src_embed, src))
+        memory = self.encode(src)
         tgt, out, logits = [BOS], [], []
         for _ in range(max_tokens):
-            t = torch.tensor([tgt])
-            mask = nn.Transformer.generate_square_subsequent_mask(len(tgt)).to(memory.dtype)
-            y = self.transformer.decoder(self.embed(self.tgt_embed, t), memory, tgt_mask=mask)
-            step = self.generator(y[0, -1])
+            step = self.next_logits(memory, tgt)
             logits.append(step)
             token = int(step.argmax())
             out.append(token)

@@ -9,7 +9,6 @@ same number of steps). The KV cache is float32, so the comparison is of the math
 f16 default rounds keys and values, which can flip a close ranking).
 """
 import os
-import re
 import subprocess
 import sys
 
@@ -63,8 +62,7 @@ def main():
                               "--cache-type-k", "f32", "--cache-type-v", "f32", "--tokens-out", out],
                              check=True, capture_output=True, text=True)
         ours = [int(t) for t in open(out).read().split()]
-        found = re.search(r"scores (-?[0-9.]+) \| ([0-9]+) beam tokens", run.stderr)
-        our_score, our_beam_tokens = float(found.group(1)), int(found.group(2))
+        our_score, our_beam_tokens = beam_reference.lumen_stats(run.stderr)
         runs = []
 
         def logits_of(sequence):
