@@ -11,7 +11,6 @@ FFN 80) exported to lumen's folder format. For 3 source sentences the logits of 
 step agree within 1e-4 and the greedy ids are identical to a torch greedy loop.
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 
 import encoder_models as em
 import oracle_args
+from oracle_checks import Checks, rel_err, run
 
 TOLERANCE = 1e-4
 TEXTS = ["The quick brown fox jumps over the lazy dog.",
@@ -29,24 +29,11 @@ SOURCES = ["s3 s7 s1 s12 s5", "s20 s4", "s9 s9 s15 s2 s11 s6 s8 s17 s13"]
 MAX_TOKENS = 12
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr.decode(errors='replace')}")
-    return r.stdout.decode(errors="replace")
-
-
-def rel_err(ours, ref):
-    return float(np.abs(ours - ref).max() / np.abs(ref).max()) if ours.shape == ref.shape else float("inf")
 
 
 def main():
     a = oracle_args.parse(__doc__)
-    results = []
-
-    def check(name, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {name}: {what}", flush=True)
-        results.append(ok)
+    check = Checks()
 
     # --- BERT ---
     for name, prefix in (("bert", ""), ("bert-mlm", "bert.")):
@@ -105,9 +92,7 @@ def main():
               else f"source {i}: greedy differs: lumen {got} reference {want}")
         words = " ".join(tgt_words[t] for t in want if t != em.EOS)
         check("seq2seq", printed == words, f"source {i}: printed text '{printed}'")
-    failed = results.count(False)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed or not results else 0
+    return check.status()
 
 
 if __name__ == "__main__":

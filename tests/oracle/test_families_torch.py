@@ -12,13 +12,13 @@ prompt for Mistral, 5 experts (top 2) for Mixtral, 5 ALiBi heads (not a power of
 and one prompt longer than lumen's 64-token forward batch.
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 import hf_families as hf
 import oracle_args
+from oracle_checks import Checks, rel_err, run
 
 TOLERANCE = 1e-4
 VOCAB = 512  # tok512.bin
@@ -57,26 +57,13 @@ PROMPTS = ["Once upon a time, a little girl named Lily found a big red ball in t
            " ".join(f"Tom saw {i} cats and" for i in range(14))]
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True)  # random weights generate arbitrary bytes
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr.decode(errors='replace')}")
-    return r.stdout.decode(errors="replace")
-
-
-def rel_err(ours, ref):
-    return float(np.abs(ours - ref).max() / np.abs(ref).max())
 
 
 def main():
     a = oracle_args.parse(__doc__)
     tok = os.path.join(a.source, "models", "tok512.bin")
     only = os.environ.get("LUMEN_FAMILIES")
-    results = []
-
-    def check(name, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {name}: {what}", flush=True)
-        results.append(ok)
+    check = Checks()
 
     for name, make in FAMILIES.items():
         if only and name not in only.split(","):
@@ -117,9 +104,7 @@ def main():
                 want = hf.greedy(cfg, sd, tokens, GREEDY_TOKENS)
                 check(name, got == want, f"greedy {len(want)} tokens identical" if got == want
                       else f"greedy differs: lumen {got} reference {want}")
-    failed = results.count(False)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed or not results else 0
+    return check.status()
 
 
 if __name__ == "__main__":

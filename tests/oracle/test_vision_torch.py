@@ -15,12 +15,12 @@ Resize + CenterCrop within the same 1e-4 (lumen's resampler reproduces PIL's bil
 pixel).
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 import oracle_args
+from oracle_checks import Checks, rel_err, run
 import vision_models as vm
 
 TOLERANCE = 1e-4
@@ -40,24 +40,11 @@ CASES = [
 ]
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr.decode(errors='replace')}")
-    return r.stdout.decode(errors="replace")
-
-
-def rel_err(ours, ref):
-    return float(np.abs(ours - ref).max() / np.abs(ref).max()) if ours.shape == ref.shape else float("inf")
 
 
 def main():
     a = oracle_args.parse(__doc__)
-    results = []
-
-    def check(name, ok, what):
-        print(f"{'ok' if ok else 'FAIL'}: {name}: {what}", flush=True)
-        results.append(ok)
+    check = Checks()
 
     for i, (name, arch, options, size, classes, extra) in enumerate(CASES):
         model = vm.build(arch, 100 + i, classes, **options)
@@ -101,9 +88,7 @@ def main():
         err = rel_err(np.load(out)[0], ref)
         check("resize", err <= TOLERANCE, f"{w}x{h} -> Resize({size}) + CenterCrop({size}): relative max error {err:.2e}")
 
-    failed = results.count(False)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed or not results else 0
+    return check.status()
 
 
 if __name__ == "__main__":
