@@ -48,7 +48,13 @@ void validate(const Pool2dShape& s) {
     fail("a ", s.kernel_h, "x", s.kernel_w, " pooling window does not fit a ", s.in_h, "x", s.in_w, " input");
 }
 
-void max_pool2d(const Pool2dShape& s, const float* input, float* output) {
+namespace {
+
+// Every output pixel of s from its window: out starts at `start`, takes combine(out, in) for each
+// input value inside the image, then finish(out, window rows, window columns).
+template <class Combine, class Finish>
+void pool_windows(const Pool2dShape& s, const float* input, float* output, float start, Combine combine,
+                  Finish finish) {
   validate(s);
   const int32_t c = s.channels, out_w = s.out_w();
   for (int32_t oy = 0; oy < s.out_h(); ++oy) {
@@ -56,34 +62,34 @@ void max_pool2d(const Pool2dShape& s, const float* input, float* output) {
     for (int32_t ox = 0; ox < out_w; ++ox) {
       const Window wx = window(ox, s.in_w, s.kernel_w, s.stride_w, s.pad_w);
       float* out = output + (int64_t(oy) * out_w + ox) * c;
-      std::fill_n(out, c, -std::numeric_limits<float>::infinity());
+      std::fill_n(out, c, start);
       for (int32_t y = wy.begin; y < wy.end; ++y)
         for (int32_t x = wx.begin; x < wx.end; ++x) {
           const float* in = input + (int64_t(y) * s.in_w + x) * c;
-          for (int32_t ch = 0; ch < c; ++ch) out[ch] = std::max(out[ch], in[ch]);
+          for (int32_t ch = 0; ch < c; ++ch) out[ch] = combine(out[ch], in[ch]);
         }
+      finish(out, wy, wx);
     }
   }
 }
 
+}  // namespace
+
+void max_pool2d(const Pool2dShape& s, const float* input, float* output) {
+  pool_windows(
+      s, input, output, -std::numeric_limits<float>::infinity(), [](float a, float b) { return std::max(a, b); },
+      [](float*, const Window&, const Window&) {});
+}
+
+// The divisor counts the window's padding too (PyTorch's count_include_pad), not what lies
+// beyond it in ceil mode.
 void avg_pool2d(const Pool2dShape& s, const float* input, float* output) {
-  validate(s);
-  const int32_t c = s.channels, out_w = s.out_w();
-  for (int32_t oy = 0; oy < s.out_h(); ++oy) {
-    const Window wy = window(oy, s.in_h, s.kernel_h, s.stride_h, s.pad_h);
-    for (int32_t ox = 0; ox < out_w; ++ox) {
-      const Window wx = window(ox, s.in_w, s.kernel_w, s.stride_w, s.pad_w);
-      float* out = output + (int64_t(oy) * out_w + ox) * c;
-      std::fill_n(out, c, 0.0f);
-      for (int32_t y = wy.begin; y < wy.end; ++y)
-        for (int32_t x = wx.begin; x < wx.end; ++x) {
-          const float* in = input + (int64_t(y) * s.in_w + x) * c;
-          for (int32_t ch = 0; ch < c; ++ch) out[ch] += in[ch];
-        }
-      const float count = float((wy.padded_end - wy.padded_begin) * (wx.padded_end - wx.padded_begin));
-      for (int32_t ch = 0; ch < c; ++ch) out[ch] /= count;
-    }
-  }
+  pool_windows(
+      s, input, output, 0.0f, [](float a, float b) { return a + b; },
+      [&](float* out, const Window& wy, const Window& wx) {
+        const float count = float((wy.padded_end - wy.padded_begin) * (wx.padded_end - wx.padded_begin));
+        for (int32_t ch = 0; ch < s.channels; ++ch) out[ch] /= count;
+      });
 }
 
 void adaptive_avg_pool2d(int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h, int32_t out_w,

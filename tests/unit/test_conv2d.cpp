@@ -9,6 +9,7 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/cpu_features.h"
+#include "kernel_path_test.h"
 #include "model_file_helpers.h"
 #include "runtime/thread_pool.h"
 
@@ -43,17 +44,7 @@ Conv2dShape shape(int32_t h, int32_t w, int32_t in, int32_t out, int32_t kh, int
 // per term bounds every order, and a wrong tap or channel (an error of about one term) fails.
 float tolerance(const Conv2dShape& s) { return 1e-4f * float(s.weight_row() + 1); }
 
-class Conv2dPath : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!isa_supported(GetParam())) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam());
-    set_kernel_isa(GetParam());
-  }
-  void TearDown() override { set_kernel_isa(saved_); }
-
- private:
-  Isa saved_ = kernel_isa();
-};
+using Conv2dPath = KernelPathTest;
 
 TEST_P(Conv2dPath, MatchesReferenceOnOddShapes) {
   const Conv2dShape shapes[] = {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "kernel_path_test.h"
 #include "kernels/ops.h"
 
 namespace lumen {
@@ -33,17 +34,7 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want)
   }
 }
 
-class ExpOps : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!isa_supported(GetParam())) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam());
-    set_kernel_isa(GetParam());
-  }
-  void TearDown() override { set_kernel_isa(saved_); }
-
- private:
-  Isa saved_ = kernel_isa();
-};
+using ExpOps = KernelPathTest;
 
 std::vector<float> random_values(int64_t n, float spread, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, spread);
