@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <numeric>
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
@@ -309,15 +308,30 @@ void Decoder::attention(int32_t layer, int32_t n, const KvStore& kv) {
   });
 }
 
+namespace {
+
+// The blocks a single sequence's cache needs: the whole context, or with a sliding window of W
+// positions a ring of blocks_for(W + kMaxBatch) + 1. A forward of n <= kMaxBatch new positions
+// from c reads positions c + 1 - W .. c + n - 1, which span at most that many blocks less one, so
+// the block that position p shares with older ones (block p / 16 modulo the ring) holds only
+// positions no row reads any more. (The serving engine's paged cache still keeps them.)
+int32_t cache_blocks(const ModelConfig& c, int32_t context, int32_t max_batch, int32_t block_size) {
+  const int32_t whole = blocks_for(context, block_size);
+  if (c.sliding_window <= 0) return whole;
+  return std::min(whole, blocks_for(c.sliding_window + max_batch, block_size) + 1);
+}
+
+}  // namespace
+
 SequenceRunner::SequenceRunner(const LoadedModel& model, int32_t context_length, ThreadPool& pool,
                                KvCacheTypes cache_types)
     : context_(context_length > 0 ? std::min(context_length, model.config.context_length)
                                   : model.config.context_length),
       decoder_(model, context_, kMaxBatch, pool),
-      kv_(model.config.n_layers, blocks_for(context_, kBlockSize), kBlockSize, model.config.n_kv_heads,
-          model.config.head_dim(), cache_types),
-      blocks_(kv_.n_blocks()) {
-  std::iota(blocks_.begin(), blocks_.end(), 0);
+      kv_(model.config.n_layers, cache_blocks(model.config, context_, kMaxBatch, kBlockSize), kBlockSize,
+          model.config.n_kv_heads, model.config.head_dim(), cache_types),
+      blocks_(blocks_for(context_, kBlockSize)) {
+  for (size_t i = 0; i < blocks_.size(); ++i) blocks_[i] = int32_t(i % size_t(kv_.n_blocks()));
 }
 
 void SequenceRunner::decode(int32_t token, int32_t pos, float* logits) {

@@ -120,7 +120,7 @@ class SequenceRunner {
   int32_t context_;
   Decoder decoder_;
   KvStore kv_;
-  std::vector<int32_t> blocks_;  // 0, 1, 2, ...
+  std::vector<int32_t> blocks_;  // 0, 1, 2, ..., or with a sliding window a ring: i mod its blocks
 };
 
 }  // namespace lumen

@@ -63,6 +63,46 @@ TEST(KvCache, F16CacheStaysCloseToF32) {
   EXPECT_LT(max_err / max_ref, 1e-2f);  // half precision keeps ~3 decimal digits
 }
 
+// A sliding-window model's single-sequence cache is a ring of blocks (models/decoder.h): with a
+// window of 8 the ring holds blocks_for(8 + 64) + 1 = 6 blocks, 96 positions, and 300 positions
+// wrap it three times. Every position's logits must equal, bit for bit, those of the same
+// forward over a cache that keeps every position; and the window must matter (the test would
+// pass vacuously if it were ignored).
+TEST(SlidingWindow, RingCacheGivesTheWholeCachesLogits) {
+  auto model = load_model(test::source_path("models/stories260K.bin"), test::source_path("models/tok512.bin"));
+  model->config.sliding_window = 8;
+  const ModelConfig& c = model->config;
+  const int32_t vocab = c.vocab_size, prompt = 100, total = 300;
+  std::vector<int32_t> tokens(total);
+  for (int32_t i = 0; i < total; ++i) tokens[i] = 1 + (i * 37 + i / 7) % (vocab - 1);
+
+  ThreadPool pool(2);
+  SequenceRunner ring(*model, 0, pool);
+  Decoder decoder(*model, c.context_length, 64, pool);
+  KvStore whole(c.n_layers, blocks_for(c.context_length, 16), 16, c.n_kv_heads, c.head_dim(), {});
+  std::vector<int32_t> table(size_t(whole.n_blocks()));
+  for (size_t i = 0; i < table.size(); ++i) table[i] = int32_t(i);
+
+  std::vector<float> got(size_t(prompt) * vocab), want(got.size());
+  ring.forward(std::span(tokens).first(prompt), 0, got.data(), true);
+  forward_sequence(decoder, whole, table, std::span(tokens).first(prompt), 0, want.data(), true);
+  ASSERT_EQ(got, want) << "prompt";
+  got.resize(vocab);
+  want.resize(vocab);
+  for (int32_t pos = prompt; pos < total; ++pos) {
+    ring.decode(tokens[pos], pos, got.data());
+    SequenceStep step{std::span(&tokens[pos], 1), pos, table, want.data(), false, pos};
+    decoder.forward({&step, 1}, whole);
+    ASSERT_EQ(got, want) << "position " << pos;
+  }
+
+  model->config.sliding_window = 0;  // the same last step without the window
+  SequenceRunner unwindowed(*model, 0, pool);
+  std::vector<float> all(size_t(total) * vocab);
+  unwindowed.forward(tokens, 0, all.data(), true);
+  EXPECT_NE(std::vector<float>(all.end() - vocab, all.end()), got);
+}
+
 TEST(BlockManager, SharesPublishedBlocksAndEvictsLeastRecentlyUsed) {
   BlockManager m(3, 2);
   const std::vector<int32_t> a{5, 6}, b{7, 8};
