@@ -314,7 +314,7 @@ namespace {
 // positions a ring of blocks_for(W + kMaxBatch) + 1. A forward of n <= kMaxBatch new positions
 // from c reads positions c + 1 - W .. c + n - 1, which span at most that many blocks less one, so
 // the block that position p shares with older ones (block p / 16 modulo the ring) holds only
-// positions no row reads any more. (The serving engine's paged cache still keeps them.)
+// positions no row reads any more. (The serving engine gives such blocks back instead.)
 int32_t cache_blocks(const ModelConfig& c, int32_t context, int32_t max_batch, int32_t block_size) {
   const int32_t whole = blocks_for(context, block_size);
   if (c.sliding_window <= 0) return whole;

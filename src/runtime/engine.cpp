@@ -68,6 +68,7 @@ struct Engine::Impl {
   void release(Request& r);
   void end_request(Request& r);  // released, counted finished, gauges updated (r is in running)
   void publish_full_blocks(Request& r);
+  void drop_out_of_window(Request& r);
   bool emit(Request& r, const TokenEvent& e);
   void finish_step(int32_t generated);
 };
@@ -82,8 +83,12 @@ EngineOptions checked(EngineOptions o, const ModelConfig& c) {
     fail("context size ", o.context_length, " is outside the model's 0..", c.context_length);
   if (o.context_length == 0) o.context_length = c.context_length;
   if (o.block_size < 1 || o.prefill_chunk < 1 || o.max_queued < 0) fail("engine options must be positive");
-  // Room for every running sequence at full context, so admission alone never deadlocks.
-  const int32_t per_sequence = blocks_for(o.context_length, o.block_size);
+  // Room for every running sequence at full context, so admission alone never deadlocks. With a
+  // sliding window of W a sequence holds at most blocks_for(W + prefill_chunk) + 2 blocks at once
+  // (drop_out_of_window), however long it runs.
+  int32_t per_sequence = blocks_for(o.context_length, o.block_size);
+  if (c.sliding_window > 0)
+    per_sequence = std::min(per_sequence, blocks_for(c.sliding_window + o.prefill_chunk, o.block_size) + 2);
   if (o.kv_blocks == 0) o.kv_blocks = o.max_sequences * per_sequence;
   if (o.kv_blocks < per_sequence) fail("a KV cache of ", o.kv_blocks, " blocks cannot hold one full context");
   if (o.threads <= 0) o.threads = default_threads();
@@ -302,6 +307,7 @@ void Engine::Impl::admit() {
     }
     r->computed = r->published = int32_t(r->blocks.size());
     r->computed *= bs;
+    drop_out_of_window(*r);
     if (r->generated == 0) r->cached_prompt_tokens = r->computed;
     {
       std::lock_guard lock(mutex);
@@ -321,8 +327,23 @@ bool Engine::Impl::ensure_blocks(Request& r, int32_t positions) {
 }
 
 void Engine::Impl::release(Request& r) {
-  for (int32_t b : r.blocks) blocks.release(b);
+  for (size_t i = size_t(r.dropped); i < r.blocks.size(); ++i) blocks.release(r.blocks[i]);
   r.blocks.clear();
+  r.dropped = 0;
+}
+
+// A sliding-window model's rows from position `computed` on read positions computed + 1 - W and
+// later only, so the blocks wholly before that go back to the cache (published, they stay
+// findable by prefix while nobody needs their space). A block is kept while the block after it is
+// still to be published, since a block is published under its predecessor: publish() must see
+// that block's own contents, not a reuse of its slot.
+void Engine::Impl::drop_out_of_window(Request& r) {
+  const int32_t window = model.config.sliding_window;
+  if (window <= 0) return;
+  const int32_t bs = options.block_size;
+  const int32_t unread = std::max(0, r.computed + 1 - window) / bs;
+  for (const int32_t end = std::min(unread, r.published - 1); r.dropped < end; ++r.dropped)
+    blocks.release(r.blocks[size_t(r.dropped)]);
 }
 
 // Out of blocks: the request gives its blocks back and waits at the head of the queue; when it
@@ -364,6 +385,7 @@ bool Engine::Impl::step() {
       Request& r = *owner;
       const int32_t pending = int32_t(r.tokens.size()) - r.computed;
       if ((pending == 1) != decoding || r.preempted || budget == 0) continue;
+      drop_out_of_window(r);
       const int32_t n = std::min({pending, budget, options.prefill_chunk});
       if (!reserve(r, r.computed + n, members)) {
         preempt(r);

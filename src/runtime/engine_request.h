@@ -22,6 +22,7 @@ struct Request {
   std::vector<int32_t> tokens;         // the prompt, then every generated token
   int32_t computed = 0;                // positions whose keys and values are in the cache
   std::vector<int32_t> blocks;         // block table
+  int32_t dropped = 0;                 // leading blocks given back: out of a sliding window
   int32_t published = 0;               // leading full blocks offered to the prefix cache
   int32_t cached_prompt_tokens = 0;    // prompt positions taken from the prefix cache
   int32_t generated = 0;

@@ -47,11 +47,12 @@ SamplingParams seeded(uint64_t seed) {
 }
 
 // What a request produces alone, through the single-sequence generator.
-std::vector<int32_t> alone(const std::vector<int32_t>& prompt, int32_t max_tokens, SamplingParams sampling = greedy()) {
+std::vector<int32_t> alone(const std::vector<int32_t>& prompt, int32_t max_tokens, SamplingParams sampling = greedy(),
+                           const LoadedModel& model = stories()) {
   ThreadPool pool(1);
-  SequenceRunner runner(stories(), 0, pool);
-  Generator generator(runner, stories().vocab.bos_id, stories().vocab.eos_id);
-  Sampler sampler(sampling, stories().config.vocab_size);
+  SequenceRunner runner(model, 0, pool);
+  Generator generator(runner, model.vocab.bos_id, model.vocab.eos_id);
+  Sampler sampler(sampling, model.config.vocab_size);
   std::vector<int32_t> tokens;
   GenerationStats stats;
   generator.generate(prompt, max_tokens, sampler, [](int32_t) {}, tokens, stats);
@@ -560,6 +561,45 @@ TEST(Engine, JsonModeKeepsTheOutputJson) {
   ASSERT_TRUE(engine.submit(p, plain.callback(0)));
   plain.wait(1);
   EXPECT_FALSE(JsonPrefix().push(tok.decode_piece(prompt.back(), plain.outputs[0].front())));
+}
+
+// A sliding-window model: blocks that fall out of every row's window go back as the requests
+// run, so the default cache holds blocks_for(window + prefill chunk) + 2 blocks per sequence
+// instead of a whole context, and long generations still run without preemption and give what
+// they give alone (whose ring cache test_kv_cache.cpp holds against a whole cache). Windows
+// narrower and wider than a block. (Without the drops, this test preempts 15 and 188 times.)
+TEST(Engine, SlidingWindowGivesBlocksBack) {
+  auto model = load_model(test::source_path("models/stories260K.bin"), test::source_path("models/tok512.bin"));
+  for (const int32_t window : {8, 40}) {
+    SCOPED_TRACE(testing::Message() << "window " << window);
+    model->config.sliding_window = window;
+    EngineOptions o;
+    o.threads = 1;
+    o.max_sequences = 3;
+    o.prefill_chunk = 16;
+    Engine engine(*model, o);
+    const int32_t per_sequence = blocks_for(window + 16, 16) + 2;
+    EXPECT_EQ(engine.metrics().kv_blocks_total, 3 * per_sequence);  // 512 positions would need 32 each
+    const auto ps = prompts();
+    Collector c(ps.size());
+    for (size_t i = 0; i < ps.size(); ++i) {
+      RequestParams p;
+      p.prompt = ps[i];
+      p.max_tokens = 300;
+      p.sampling = greedy();
+      ASSERT_TRUE(engine.submit(p, c.callback(i)));
+    }
+    c.wait(int(ps.size()));
+    size_t longest = 0;
+    for (size_t i = 0; i < ps.size(); ++i) {
+      longest = std::max(longest, c.outputs[i].size());
+      EXPECT_EQ(c.outputs[i], alone(ps[i], 300, greedy(), *model)) << "request " << i;
+    }
+    EXPECT_GT(longest, size_t(per_sequence * 16));  // past what one sequence's share could hold
+    const EngineMetrics m = engine.metrics();
+    EXPECT_EQ(m.preemptions, 0u);
+    EXPECT_EQ(m.kv_blocks_used, 0);
+  }
 }
 
 TEST(Engine, FullQueueRefusesAndBadRequestsThrow) {
