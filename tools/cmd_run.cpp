@@ -107,9 +107,12 @@ void register_run(CLI::App& app) {
   cmd->add_option("--cache-type-v", o->session.cache_type_v, "KV cache type for values: f16, f32, q8_0")->capture_default_str();
   cmd->add_option("--logits-out", o->logits_out, "write the float32 logits of every prompt position to a .npy file");
   cmd->add_option("--tokens-out", o->tokens_out, "write the generated token ids (space-separated) to a text file");
+  const CLI::Option* json = cmd->add_flag(
+      "--json", o->generate.json, "JSON mode: the output is a JSON object (or, cut short by -n, the start of one)");
   o->beam.add_to(*cmd, "deterministic, so the sampling options do not apply; 1: sample as without it");
-  cmd->callback([o, sampling] {
+  cmd->callback([o, sampling, json] {
     o->beam.check(sampling, "which does not sample");
+    o->beam.check(std::span(&json, 1), "which keeps to no grammar");
     run(*o);
   });
 }

@@ -69,6 +69,9 @@ struct GenerateOptions {
   int32_t repeat_last_n = 64;
   uint64_t seed = 0;
   bool echo = false;  // pass the prompt's text to on_text before the generated text
+  // JSON mode: only tokens that keep the text a prefix of a JSON object are drawn, and once the
+  // object is complete, only the end of text. A run cut short by max_tokens may leave it open.
+  bool json = false;
 };
 
 struct GenerateResult {

@@ -2,6 +2,7 @@
 // sampler and generation loop.
 #include "lumen/lumen.h"
 
+#include <optional>
 #include <thread>
 
 #include "formats/loaded_model.h"
@@ -43,6 +44,7 @@ struct Session::State {
   SequenceRunner runner;
   Generator generator;
   std::unique_ptr<BeamSearch> beam_search;  // made by the first beam search: its own KV cache
+  std::shared_ptr<const TokenBytes> json_bytes;  // made by the first JSON-mode generation
 
   State(std::shared_ptr<const Model> m, const SessionOptions& o)
       : model(std::move(m)),
@@ -75,6 +77,12 @@ GenerateResult Session::generate(std::string_view prompt, const GenerateOptions&
 
   Sampler sampler({o.temperature, o.top_k, o.top_p, o.min_p, o.repeat_penalty, o.repeat_last_n, o.seed},
                   model.loaded().config.vocab_size);
+  std::optional<JsonConstraint> json;
+  if (o.json) {
+    const Vocab& vocab = model.loaded().vocab;
+    if (!state_->json_bytes) state_->json_bytes = token_bytes(vocab);
+    json.emplace(state_->json_bytes, vocab.eos_id >= 0 ? vocab.eos_id : vocab.bos_id);
+  }
   int32_t previous = result.prompt_tokens.back();
   std::vector<int32_t> sequence;
   GenerationStats stats;
@@ -86,7 +94,7 @@ GenerateResult Session::generate(std::string_view prompt, const GenerateOptions&
         result.text += piece;
         if (on_text) on_text(piece);
       },
-      sequence, stats);
+      sequence, stats, json ? &*json : nullptr);
   result.tokens.assign(sequence.begin() + result.prompt_tokens.size(), sequence.end());
   result.stopped_at_end_of_text = reason == StopReason::EndOfSequence;
   result.prompt_seconds = stats.prompt_seconds;

@@ -16,7 +16,7 @@ Generator::Generator(SequenceRunner& runner, int32_t bos_id, int32_t eos_id)
 
 StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_tokens, Sampler& sampler,
                                const std::function<void(int32_t)>& on_token, std::vector<int32_t>& tokens,
-                               GenerationStats& stats) {
+                               GenerationStats& stats, JsonConstraint* json) {
   const int32_t context = runner_.context_length();
   if (prompt.empty()) fail("the prompt must hold at least one token (BOS)");
   check_prompt_fits(prompt.size(), context);
@@ -34,7 +34,9 @@ StopReason Generator::generate(std::span<const int32_t> prompt, int32_t max_new_
   start = std::chrono::steady_clock::now();
   StopReason reason = StopReason::TokenLimit;
   for (int32_t n = 0; n < max_new_tokens; ++n) {
+    if (json) json->mask(logits_.data());
     const int32_t next = sampler.sample(logits_.data(), tokens);
+    if (json) json->accept(next);
     if (next == eos_id_ || next == bos_id_) {
       reason = StopReason::EndOfSequence;
       break;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/decoder.h"
+#include "runtime/json_constraint.h"
 #include "runtime/sampler.h"
 
 namespace lumen {
@@ -36,9 +37,10 @@ class Generator {
   // new token is passed to on_token as soon as it is sampled; the end-of-sequence token (or
   // BOS, which llama2.c models emit between stories) ends the run and is not passed on.
   // Returns why it stopped; `tokens` receives the prompt followed by the generated tokens.
+  // With `json`, every draw keeps to JSON mode (runtime/json_constraint.h).
   StopReason generate(std::span<const int32_t> prompt, int32_t max_new_tokens, Sampler& sampler,
                       const std::function<void(int32_t)>& on_token, std::vector<int32_t>& tokens,
-                      GenerationStats& stats);
+                      GenerationStats& stats, JsonConstraint* json = nullptr);
 
  private:
   SequenceRunner& runner_;

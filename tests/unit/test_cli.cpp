@@ -3,6 +3,7 @@
 
 #include "cli_runner.h"
 #include "golden_file.h"
+#include "runtime/json_prefix.h"
 #include "test_paths.h"
 
 namespace lumen {
@@ -66,10 +67,29 @@ TEST(Cli, BeamSearchPrintsThePromptAndTheBestHypothesis) {
   EXPECT_NE(r.err.find("best of 4 beams"), std::string::npos) << r.err;
 }
 
+// JSON mode through the library's Session: what follows the prompt is the start of a JSON object
+// (the checker, JsonPrefix, is held against nlohmann in test_json_prefix.cpp); without --json the
+// story model writes prose.
+TEST(Cli, JsonModeWritesJson) {
+  for (const bool json : {true, false}) {
+    std::vector<std::string> args{"run", "-p", "Once upon a time", "-n", "40", "--temp", "0"};
+    if (json) args.push_back("--json");
+    const auto r = run_lumen(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(r.out.substr(0, 16), "Once upon a time");
+    const std::string generated = r.out.substr(16, r.out.size() - 17);  // less the final newline
+    JsonPrefix checker;
+    EXPECT_EQ(checker.push(generated), json) << generated;
+    if (json) {
+      EXPECT_NE(generated.find('{'), std::string::npos) << generated;
+    }
+  }
+}
+
 TEST(Cli, BadBeamOptionsAreOneLineErrors) {
   const std::vector<std::vector<std::string>> cases{
       {"--beams", "0"}, {"--beams", "-3"}, {"--beams", "65"}, {"--beams", "1000000"},
-      {"--beams", "4", "--temp", "0.5"}, {"--beams", "2", "-s", "7"}, {"--length-penalty", "2"}};
+      {"--beams", "4", "--temp", "0.5"}, {"--beams", "2", "-s", "7"}, {"--length-penalty", "2"}, {"--beams", "2", "--json"}};
   for (const auto& c : cases) {
     std::vector<std::string> args{"run", "-n", "4"};
     for (const auto& a : c) args.push_back(a);
