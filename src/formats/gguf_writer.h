@@ -29,7 +29,9 @@ class GgufEncoder {
     put(uint64_t(s.size()));
     bytes_.insert(bytes_.end(), s.begin(), s.end());
   }
-  void put_bytes(std::span<const uint8_t> b) { bytes_.insert(bytes_.end(), b.begin(), b.end()); }
+  // Inserts through pointers, as put() does: with the span's iterators GCC 12 at -O3 reports a false
+  // -Wstringop-overflow inside vector::insert (GCC PR 106199) where a test starts an encoder with it.
+  void put_bytes(std::span<const uint8_t> b) { bytes_.insert(bytes_.end(), b.data(), b.data() + b.size()); }
   void pad_to(size_t alignment) { bytes_.resize((bytes_.size() + alignment - 1) / alignment * alignment); }
 
   const std::vector<uint8_t>& bytes() const { return bytes_; }

@@ -172,7 +172,9 @@ std::string WordPieceTokenizer::decode_piece(int32_t prev, int32_t token) const 
   const std::string& piece = vocab_.pieces[token];
   if (!piece.starts_with(kWordStart)) return piece;  // a continuation, or a control token as written
   const bool first = prev < 0 || prev >= vocab_.size() || vocab_.types[prev] == TokenType::Control;
-  return (first ? "" : " ") + piece.substr(kWordStart.size());
+  std::string text = first ? "" : " ";
+  text.append(piece, kWordStart.size());
+  return text;
 }
 
 }  // namespace lumen

@@ -33,7 +33,7 @@ inline CliResult run_lumen(const std::vector<std::string>& args) {
   const std::string base = ::testing::TempDir() + "lumen_cli_" + std::to_string(::getpid()) + "_" +
                            std::to_string(reinterpret_cast<uintptr_t>(&args));
   std::string cmd = shell_quote(LUMEN_BINARY);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
+  for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
   cmd += " >" + base + ".out 2>" + base + ".err </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;

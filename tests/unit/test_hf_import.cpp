@@ -23,10 +23,10 @@ using nlohmann::json;
 // A safetensors file from a header (as JSON) and raw data bytes.
 std::vector<uint8_t> safetensors_bytes(const json& header, const std::vector<uint8_t>& data) {
   const std::string text = header.dump();
-  std::vector<uint8_t> out(8);
   const uint64_t n = text.size();
+  std::vector<uint8_t> out(8 + text.size());
   std::memcpy(out.data(), &n, 8);
-  out.insert(out.end(), text.begin(), text.end());
+  std::memcpy(out.data() + 8, text.data(), text.size());
   out.insert(out.end(), data.begin(), data.end());
   return out;
 }
