@@ -110,6 +110,10 @@ void ConfigJson::unsupported(const char* key, const std::string& why) const {
 void ConfigJson::bad_config(const char* why) const { fail(path_, ": ", why); }
 
 std::string ConfigJson::architecture() const {
+  // lumen's image-classifier folders name one "architecture" (docs/FORMATS.md): say what they are.
+  if (!has("architectures") && j_.contains("architecture") && j_["architecture"].is_string())
+    bad_config(("holds an image classifier (" + j_["architecture"].get<std::string>() +
+                "): run it with `lumen classify`").c_str());
   const json& a = need("architectures");
   if (!a.is_array() || a.empty() || !a[0].is_string()) bad("architectures", "is not a list of names");
   return a[0].get<std::string>();

@@ -190,5 +190,13 @@ TEST(ClassifyCli, BadModelFolder) {
                           "lenet");
 }
 
+// An image classifier given to the text commands says what it is and which command runs it.
+TEST(ClassifyCli, TextCommandsPointToClassify) {
+  ScratchDir dir;
+  const std::string model = vit_folder(dir, vit_config(), vit_tensors());
+  expect_one_line_failure(run_lumen({"run", "-m", model, "-n", "2"}), "lumen classify");
+  expect_one_line_failure(run_lumen({"inspect", model}), "lumen classify");
+}
+
 }  // namespace
 }  // namespace lumen::test
