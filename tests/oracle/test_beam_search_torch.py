@@ -17,6 +17,7 @@ import numpy as np
 import beam_reference
 import llama_reference
 import oracle_args
+from oracle_checks import Checks
 
 SCORE_TOLERANCE = 1e-4
 MODEL = ["--dim", "120", "--hidden", "232", "--layers", "3", "--heads", "6", "--kv-heads", "2",
@@ -47,7 +48,7 @@ def main():
     generator = os.path.join(a.source, "tests", "tools", "make_random_llama2c.py")
     base = os.path.join(a.work, "beam-base.bin")
     subprocess.run(["/usr/bin/python3", generator, base, *MODEL], check=True, stdout=subprocess.DEVNULL)
-    passed = failed = 0
+    check = Checks()
     for i, (prompt, beams, penalty, n, scale) in enumerate(CASES):
         model = os.path.join(a.work, f"beam-eos{scale:g}.bin")
         cfg, _ = llama_reference.load_llama2c(base)
@@ -77,16 +78,13 @@ def main():
         ended = sum(e for _, _, e in ref)
         ok = (ours == ref_tokens and abs(our_score - ref_score) <= SCORE_TOLERANCE
               and our_beam_tokens == ref_beam_tokens)
-        print(f"{'ok' if ok else 'FAIL'}: case {i} ({beams} beams, length penalty {penalty}): best has "
-              f"{len(ref_tokens)} tokens{' and ended' if ref_ended else ''}, {ended} of {len(ref)} hypotheses "
-              f"ended; score lumen {our_score:.6f} reference {ref_score:.6f}; beam tokens lumen "
+        check(f"case {i} ({beams} beams, length penalty {penalty})", ok,
+              f"best has {len(ref_tokens)} tokens{' and ended' if ref_ended else ''}, {ended} of {len(ref)} "
+              f"hypotheses ended; score lumen {our_score:.6f} reference {ref_score:.6f}; beam tokens lumen "
               f"{our_beam_tokens} reference {ref_beam_tokens}")
         if ours != ref_tokens:
             print(f"  lumen     {ours}\n  reference {ref_tokens}")
-        passed += ok
-        failed += not ok
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.status()
 
 
 if __name__ == "__main__":

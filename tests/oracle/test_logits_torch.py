@@ -14,6 +14,7 @@ import numpy as np
 
 import llama_reference
 import oracle_args
+from oracle_checks import Checks
 
 TOLERANCE = 1e-4
 MODELS = {
@@ -33,7 +34,7 @@ def main():
     a = oracle_args.parse(__doc__)
     tokenizer = os.path.join(a.source, "models", "tokenizer.bin")
     generator = os.path.join(a.source, "tests", "tools", "make_random_llama2c.py")
-    passed = failed = 0
+    check = Checks()
     for name, gen_args in MODELS.items():
         model = os.path.join(a.work, f"oracle-{name}.bin")
         subprocess.run(["/usr/bin/python3", generator, model, *gen_args], check=True, stdout=subprocess.DEVNULL)
@@ -52,12 +53,9 @@ def main():
                 err = np.abs(ours - ref).max() / np.abs(ref).max()
                 same_argmax = (ours.argmax(-1) == ref.argmax(-1)).all()
                 ok = ours.shape == ref.shape and err <= TOLERANCE and same_argmax
-                print(f"{'ok' if ok else 'FAIL'}: {name} prompt {i} threads {threads}: {len(tokens)} positions, "
-                      f"relative max error {err:.2e}, argmax equal {same_argmax}")
-                passed += ok
-                failed += not ok
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+                check(f"{name} prompt {i} threads {threads}", ok,
+                      f"{len(tokens)} positions, relative max error {err:.2e}, argmax equal {same_argmax}")
+    return check.status()
 
 
 if __name__ == "__main__":
