@@ -5,17 +5,14 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "commands.h"
-#include "formats/image_file.h"
-#include "formats/image_resize.h"
 #include "formats/npy.h"
 #include "formats/vision_files.h"
-#include "kernels/ops.h"
+#include "models/image_classification.h"
 #include "models/vision.h"
 #include "util/error.h"
 
@@ -31,38 +28,11 @@ struct ClassifyOptions {
   int32_t threads = 0;
 };
 
-// The network's input: RGB scaled to [0, 1], then (v - mean) / std per channel, channels last.
-FeatureMap normalise(const RgbImage& image, const VisionConfig& c) {
-  FeatureMap x(image.height, image.width, 3);
-  for (size_t i = 0; i < x.data.size(); ++i) {
-    const size_t ch = i % 3;
-    x.data[i] = (float(image.pixels[i]) / 255.0f - c.mean[ch]) / c.std[ch];
-  }
-  return x;
-}
-
-RgbImage model_input(const std::string& path, const VisionConfig& c, bool no_resize) {
-  const RgbImage image = read_image(path);
-  if (no_resize && (image.width != c.image_size || image.height != c.image_size))
-    fail(path, ": the image is ", image.width, "x", image.height, " but the model takes ", c.image_size, "x",
-         c.image_size, " (--no-resize)");
-  return resize_and_center_crop(image, c.image_size);
-}
-
-void print_top(const std::string& path, const std::vector<float>& logits, const VisionConfig& c, int32_t top) {
-  std::vector<float> probs = logits;
-  softmax(probs.data(), int64_t(probs.size()));
-  std::vector<int32_t> order(probs.size());
-  std::iota(order.begin(), order.end(), 0);
-  const size_t k = std::min(order.size(), size_t(top));
-  std::partial_sort(order.begin(), order.begin() + ptrdiff_t(k), order.end(),
-                    [&](int32_t a, int32_t b) { return probs[size_t(a)] > probs[size_t(b)] || (probs[size_t(a)] == probs[size_t(b)] && a < b); });
+void print_top(const std::string& path, const std::vector<ClassScore>& top) {
   std::printf("%s\n", path.c_str());
-  for (size_t r = 0; r < k; ++r) {
-    const int32_t cls = order[r];
-    std::printf("  %2zu  %.6f  %d%s%s\n", r + 1, probs[size_t(cls)], cls, c.labels.empty() ? "" : "  ",
-                c.labels.empty() ? "" : c.labels[size_t(cls)].c_str());
-  }
+  for (size_t r = 0; r < top.size(); ++r)
+    std::printf("  %2zu  %.6f  %d%s%s\n", r + 1, top[r].probability, top[r].index, top[r].label.empty() ? "" : "  ",
+                top[r].label.c_str());
 }
 
 void classify(const ClassifyOptions& o) {
@@ -73,11 +43,11 @@ void classify(const ClassifyOptions& o) {
   std::vector<float> all_logits;
   double forward_seconds = 0.0;
   for (const std::string& path : o.images) {
-    const FeatureMap input = normalise(model_input(path, c, o.no_resize), c);
+    const FeatureMap input = classifier_input(path, c, o.no_resize);
     const auto start = std::chrono::steady_clock::now();
     const std::vector<float> logits = model->net->logits(input, ctx);
     forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    print_top(path, logits, c, o.top);
+    print_top(path, top_classes(logits, c, o.top));
     all_logits.insert(all_logits.end(), logits.begin(), logits.end());
   }
   if (!o.logits_out.empty()) write_npy_f32(o.logits_out, {int64_t(o.images.size()), c.num_classes}, all_logits);

@@ -122,4 +122,35 @@ class Session {
   std::unique_ptr<State> state_;
 };
 
+// One class of an image classifier's answer.
+struct ClassScore {
+  int32_t index;
+  float probability;  // softmax of the logits
+  std::string label;  // from the model's config, or empty
+};
+
+// An image classifier (a torchvision ResNet, MobileNetV2, GoogLeNet or ViT in lumen's folder
+// format, docs/FORMATS.md) with its own threads. Images are read with stb (PNG, JPEG, PPM, BMP,
+// ...), resized and centre-cropped as torchvision's eval transforms do, and normalised.
+class Classifier {
+ public:
+  explicit Classifier(const std::string& model_dir, int32_t threads = 0);
+  ~Classifier();
+
+  // The top_k classes of an image file, most probable first (lower index first on ties).
+  std::vector<ClassScore> classify(const std::string& image_path, int32_t top_k = 5);
+  // The logits of an image file (num_classes floats). exact_size: refuse an image that is not
+  // already the model's size instead of resizing it.
+  std::vector<float> logits(const std::string& image_path, bool exact_size = false);
+
+  std::string architecture() const;
+  int32_t num_classes() const;
+  int32_t image_size() const;
+  int32_t threads() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace lumen

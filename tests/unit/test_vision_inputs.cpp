@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "cli_runner.h"
+#include "lumen/lumen.h"
 #include "formats/image_resize.h"
 #include "formats/vision_files.h"
 #include "model_file_helpers.h"
@@ -154,6 +155,30 @@ TEST(ClassifyCli, PrintsTopClassesWithLabels) {
   for (const char* label : {"cat", "dog", "fox"}) EXPECT_NE(r.out.find(label), std::string::npos) << r.out;
   // --top beyond the classes prints every class once per image.
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2 * (1 + 3)) << r.out;
+}
+
+// The library's Classifier: the same answer as the network's logits, softmax-ordered, labelled.
+TEST(ClassifierApi, TopClassesFollowTheLogits) {
+  ScratchDir dir;
+  Classifier classifier(vit_folder(dir, vit_config(), vit_tensors()), 1);
+  EXPECT_EQ(classifier.architecture(), "vit");
+  EXPECT_EQ(classifier.num_classes(), 3);
+  const std::string image = write_ppm(dir, "b.ppm", 20, 11);
+  const std::vector<float> logits = classifier.logits(image);
+  const std::vector<ClassScore> top = classifier.classify(image, 10);
+  ASSERT_EQ(top.size(), 3u);  // no more than there are classes
+  EXPECT_EQ(top[0].index, int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+  float sum = 0;
+  for (size_t r = 0; r < top.size(); ++r) {
+    sum += top[r].probability;
+    if (r > 0) {
+      EXPECT_GE(top[r - 1].probability, top[r].probability);
+    }
+    EXPECT_EQ(top[r].label, vit_config()["labels"][size_t(top[r].index)].get<std::string>());
+  }
+  EXPECT_NEAR(sum, 1.0f, 1e-6f);
+  EXPECT_THROW(classifier.classify(image, 0), Error);
+  EXPECT_THROW(classifier.logits(image, true), Error);  // 20x11 is not the model's size
 }
 
 void expect_one_line_failure(const CliResult& r, const std::string& text) {
